@@ -1,0 +1,81 @@
+"""The claims registry: each chapter judges published claims from its own numbers.
+
+A :class:`Claim` records the paper's value, ours, the rule that compares them and the verdict that
+rule computed. Verdicts are never typed: :func:`judge` derives them from the comparisons a chapter
+makes, and returns "not judged at this profile" wherever the profile is too small to be honest.
+The ledger chapter (``book/claims.md``) collects the claims of every artifact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable
+
+HOLDS = "holds"
+PARTLY = "partly"
+DOES_NOT_HOLD = "does not hold"
+NOT_JUDGED = "not judged at this profile"
+VERDICTS = (HOLDS, PARTLY, DOES_NOT_HOLD, NOT_JUDGED)
+
+
+def judge(profile: str, holds: bool, partly: bool = False,
+          judged_at: Iterable[str] = ("cpu", "full")) -> str:
+    """Verdict from computed comparisons.
+
+    Args:
+        profile: the run's profile; outside ``judged_at`` the verdict is "not judged at this profile".
+        holds: the claim's rule is met in full.
+        partly: a weaker form of the rule is met (ignored when ``holds``).
+        judged_at: profiles at which judging this claim is honest.
+    """
+    if profile not in tuple(judged_at):
+        return NOT_JUDGED
+    if bool(holds):
+        return HOLDS
+    return PARTLY if bool(partly) else DOES_NOT_HOLD
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One published claim as judged by one chapter run.
+
+    Attributes:
+        id: stable identifier, e.g. ``"data.amplitude-regime"``.
+        paper: which paper (or benchmark) makes the claim, e.g. ``"OpenFWI"``, ``"InvLINT"``.
+        statement: the claim in one sentence.
+        theirs: the paper's number or wording, labelled as theirs.
+        ours: our measured value, formatted, from the artifact.
+        rule: how ``ours`` is compared with ``theirs`` to reach the verdict.
+        verdict: one of :data:`VERDICTS`, computed by :func:`judge`.
+        chapter: the chapter (book document name) that judges it.
+        profile: the profile of the run that produced ``ours``.
+        setting: how our setting differs from the paper's (smaller data, no pretrained weights...).
+    """
+
+    id: str
+    paper: str
+    statement: str
+    theirs: str
+    ours: str
+    rule: str
+    verdict: str
+    chapter: str
+    profile: str
+    setting: str = ""
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"claim {self.id!r}: verdict {self.verdict!r} is not one of {VERDICTS}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ledger_rows(artifacts: Iterable[Any]) -> list[dict[str, Any]]:
+    """All claims of the given artifacts, one dict per claim, ordered by chapter then id."""
+    rows = []
+    for art in artifacts:
+        for c in art.claims:
+            Claim(**c)  # validates the stored verdict
+            rows.append(dict(c))
+    return sorted(rows, key=lambda r: (r["chapter"], r["id"], r["profile"]))

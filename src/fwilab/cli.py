@@ -1,0 +1,170 @@
+"""Command line: everything a chapter notebook can do, ``python -m fwilab …``.
+
+    python -m fwilab run data --profile cpu --device auto --seed 0
+    python -m fwilab reproduce --profile full --device cuda --chapters data
+    python -m fwilab data generate --family flatvel-a --n 1000 --out DIR [--device cuda] [--seed 0]
+    python -m fwilab bench forward [--batches 1 4 16] [--device auto]
+    python -m fwilab book [--profile smoke] [--results-dir results] [--build-dir _build]
+    python -m fwilab claims [--results-dir results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+
+def _parse_value(text: str) -> Any:
+    """``--set key=value``: JSON when it parses (numbers, lists, booleans), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        if "," in text:
+            return [_parse_value(t) for t in text.split(",")]
+        return text
+
+
+def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    out = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        k, v = pair.split("=", 1)
+        out[k.strip()] = _parse_value(v.strip())
+    return out
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .experiments import make_config, run_chapter
+
+    cfg = make_config(args.chapter, args.profile, device=args.device, seed=args.seed,
+                      results_dir=args.results_dir, recompute=args.recompute, **_overrides(args.set))
+    art = run_chapter(cfg)
+    for c in art.claims:
+        print(f"  [{c['verdict']}] {c['id']}: {c['ours']}")
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .experiments import EXPERIMENTS, make_config, run_chapter
+
+    names = list(EXPERIMENTS) if args.chapters in (None, "", "all") else args.chapters.split(",")
+    for name in names:
+        cfg = make_config(name, args.profile, device=args.device, seed=args.seed,
+                          results_dir=args.results_dir, recompute=True)
+        run_chapter(cfg)
+    return 0
+
+
+def _cmd_data_generate(args: argparse.Namespace) -> int:
+    from .data.generate import generate_dataset
+
+    out = generate_dataset(args.family, args.n, args.out, seed=args.seed, device=args.device,
+                           samples_per_file=args.samples_per_file, progress=not args.quiet)
+    print(f"dataset written to {out}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .benchmarks import run_benchmark
+
+    report, path = run_benchmark(args.what, device=args.device, batch_sizes=args.batches,
+                                 results_dir=args.results_dir)
+    print(json.dumps(report, indent=1, default=str))
+    print(f"written to {path}")
+    return 0
+
+
+def _cmd_book(args: argparse.Namespace) -> int:
+    from .book import build_book
+
+    build_book(args.build_dir, profile=args.profile, device=args.device, results_dir=args.results_dir,
+               recompute=args.recompute, only=args.only, warnings_as_errors=not args.no_strict,
+               log_output=args.verbose)
+    return 0
+
+
+def _cmd_claims(args: argparse.Namespace) -> int:
+    from .claims import ledger_rows
+    from .results import iter_artifacts
+
+    rows = ledger_rows(iter_artifacts(args.results_dir))
+    if not rows:
+        print(f"no claims under {args.results_dir}")
+    for r in rows:
+        print(f"[{r['verdict']:>26}] {r['paper']:<14} {r['id']:<34} ({r['profile']}) ours: {r['ours']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .config import DEVICES, PROFILES
+
+    p = argparse.ArgumentParser(prog="python -m fwilab", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, profile_default: str | None = "cpu") -> None:
+        sp.add_argument("--profile", choices=PROFILES, default=profile_default)
+        sp.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)} or cuda:N")
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--results-dir", default="results")
+
+    r = sub.add_parser("run", help="run (or load) one chapter's experiment and save its artifact")
+    r.add_argument("chapter")
+    common(r)
+    r.add_argument("--recompute", action="store_true", help="ignore a matching artifact and run again")
+    r.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. n_real=8")
+    r.set_defaults(func=_cmd_run)
+
+    rp = sub.add_parser("reproduce", help="recompute and rewrite the artifacts of several chapters")
+    common(rp, profile_default="full")
+    rp.add_argument("--chapters", default="all", help="comma-separated chapter names, or 'all'")
+    rp.set_defaults(func=_cmd_reproduce)
+
+    d = sub.add_parser("data", help="datasets in the OpenFWI layout")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    g = dsub.add_parser("generate", help="generate an OpenFWI-like dataset (resumable)")
+    g.add_argument("--family", required=True)
+    g.add_argument("--n", type=int, required=True)
+    g.add_argument("--out", required=True, type=Path)
+    g.add_argument("--device", default="auto")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--samples-per-file", type=int, default=500)
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=_cmd_data_generate)
+
+    b = sub.add_parser("bench", help="speed benchmarks (make bench)")
+    b.add_argument("what", choices=["forward"])
+    b.add_argument("--device", default="auto")
+    b.add_argument("--batches", type=int, nargs="*", default=None)
+    b.add_argument("--results-dir", default="results")
+    b.set_defaults(func=_cmd_bench)
+
+    bk = sub.add_parser("book", help="execute the chapters and build the HTML book")
+    bk.add_argument("--profile", choices=PROFILES, default=None,
+                    help="profile for every chapter (default: each chapter's published profile)")
+    bk.add_argument("--device", default="auto")
+    bk.add_argument("--results-dir", default="results")
+    bk.add_argument("--build-dir", default="_build")
+    bk.add_argument("--recompute", action="store_true")
+    bk.add_argument("--only", nargs="*", default=None, help="execute only these chapters")
+    bk.add_argument("--no-strict", action="store_true", help="do not turn Sphinx warnings into errors")
+    bk.add_argument("--verbose", action="store_true", help="stream the notebooks' output")
+    bk.set_defaults(func=_cmd_book)
+
+    c = sub.add_parser("claims", help="print the claims ledger of the artifacts under --results-dir")
+    c.add_argument("--results-dir", default="results")
+    c.set_defaults(func=_cmd_claims)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as e:  # bad input: one clear line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2

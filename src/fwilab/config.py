@@ -1,0 +1,127 @@
+"""Profiles, devices and the frozen experiment configs every chapter builds from its parameters.
+
+A chapter's ``parameters`` cell holds literals only; the next cell calls
+``Config.preset(profile, **overrides)``, which validates everything and fails with a clear
+``ValueError`` at the top of the notebook rather than deep inside a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import torch
+
+#: smoke: seconds on a CPU (tests, CI); cpu: minutes per chapter on 2 cores; full: the published GPU run.
+PROFILES: tuple[str, ...] = ("smoke", "cpu", "full")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+#: Fields that describe *where/how* a run is executed, not *what* it computes: they are recorded
+#: in the provenance but left out of the config hash, so a CPU artifact is reused on a GPU machine.
+EXECUTION_FIELDS: frozenset[str] = frozenset({"device", "recompute", "results_dir", "progress"})
+
+
+def check_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    return profile
+
+
+def resolve_device(spec: str | torch.device = "auto") -> torch.device:
+    """Turn ``'auto' | 'cpu' | 'cuda' | 'cuda:N'`` into a device, failing clearly if CUDA is missing."""
+    if isinstance(spec, torch.device):
+        spec = str(spec)
+    if not isinstance(spec, str):
+        raise ValueError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {spec!r}")
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec == "cuda" or spec.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={spec!r} was asked for but no CUDA GPU is available on this machine "
+                f"(torch {torch.__version__}); use device='auto' or 'cpu'"
+            )
+        return torch.device(spec)
+    raise ValueError(f"unknown device {spec!r}: choose one of {', '.join(DEVICES)} (or 'cuda:N')")
+
+
+def device_name(device: torch.device) -> str:
+    """Human-readable device name for provenance, e.g. 'NVIDIA H100 80GB HBM3' or 'cpu (2 threads)'."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Base for a chapter's frozen config: profile, device, seed and where results go.
+
+    Subclasses add their own fields (all with defaults) and a ``PRESETS`` mapping from profile to
+    the field values that differ between sizes; ``preset(profile, **overrides)`` builds one.
+    """
+
+    profile: str = "smoke"
+    device: str = "auto"
+    seed: int = 0
+    recompute: bool = False
+    results_dir: str = "results"
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    CHAPTER: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        check_profile(self.profile)
+        if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
+            raise ValueError(f"unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        self.validate()
+
+    def validate(self) -> None:
+        """Chapter-specific checks; raise ``ValueError`` with a message naming the bad field."""
+
+    @classmethod
+    def preset(cls, profile: str, **overrides: Any):
+        check_profile(profile)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no parameter(s) {unknown}; known: {sorted(known)}")
+        values = dict(cls.PRESETS.get(profile, {}))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        # lists from papermill/JSON become tuples so the config stays hashable and frozen
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(profile=profile, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(self)
+
+    def identity(self) -> dict[str, Any]:
+        """What the run computes: the config less execution-only fields."""
+        return {k: v for k, v in self.to_dict().items() if k not in EXECUTION_FIELDS}
+
+    @property
+    def config_hash(self) -> str:
+        blob = json.dumps({"chapter": self.CHAPTER, **self.identity()}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def torch_device(self) -> torch.device:
+        return resolve_device(self.device)

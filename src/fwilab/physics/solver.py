@@ -1,0 +1,417 @@
+"""2-D constant-density acoustic forward modelling on the OpenFWI / UPFWI convention.
+
+The scheme (OpenFWI ``dataset_config.json`` and the UPFWI generation code, written out in
+``shared/reference/FACTS.md``, "Forward modelling convention"):
+
+* the velocity ``v`` [m/s] is replicate-padded by ``nbc`` cells on all four sides;
+* on the pad a damping ``d`` [1/s] absorbs outgoing waves: ``a = (nbc − 1)·dx``,
+  ``κ0 = 3·vmin·ln(1e7)/(2a)`` (``vmin`` the model's smallest velocity) and
+  ``d(i) = κ0·(i·dx/a)²`` for the pad cell ``i = 0 … nbc − 1`` counted from the model edge
+  outwards (zero next to the model, ``κ0`` at the outer edge). As in the original CSIM
+  ``AbcCoef2D`` the left/right profiles cover every row (corners included) and the top/bottom
+  profiles only the model's columns;
+* the update is 2nd order in time and 4th order in space, with ``α = (v·dt/dx)²``, ``k = d·dt``,
+  ``c1 = −5/2, c2 = 4/3, c3 = −1/12``::
+
+      p⁺ = (2 + 2·c1·α − k)·p − (1 − k)·p⁻ + α·(c2·Σ(±1 neighbours) + c3·Σ(±2 neighbours))
+
+  cells beyond the padded domain are zero (the stencil sees a Dirichlet edge);
+* then the source adds ``(v_s·dt)²·w[n]`` to ``p⁺`` at its cell (``v_s`` the velocity there);
+* then the receivers record ``p⁺``. The first recorded sample is therefore the field after the
+  first update, which already holds ``w[0]``.
+
+Two implementations of that one scheme:
+
+* ``path="reference"``: a per-step torch loop (:func:`leapfrog_step`), differentiable with autograd,
+  any dtype (float32/float64) and device. Autograd keeps every step's fields: memory grows like
+  ``nt · batch · shots · padded cells · ~4 tensors``, fine for FWI on small grids, not for training
+  data generation (use the fast path there).
+* ``path="fast"`` (chosen by ``"auto"`` whenever no gradient is needed): on CPU a numba kernel that
+  runs the whole time loop, parallel over (model, row) with the shots of a model sharing its
+  coefficient rows; on CUDA the same :func:`leapfrog_step` fused by ``torch.compile``. The CPU kernel
+  evaluates the same floating-point operations in the same order as the reference, so the two agree
+  to rounding (in practice bit for bit).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .acquisition import OPENFWI, Acquisition
+
+try:  # numba is a core dependency; the guard only keeps the reference path importable without it
+    import numba
+except ImportError:  # pragma: no cover
+    numba = None
+
+# 4th-order central second-derivative coefficients (UPFWI / CSIM a2d_mod_abc24: c1, c2, c3)
+C1 = -5.0 / 2.0
+C2 = 4.0 / 3.0
+C3 = -1.0 / 12.0
+#: stencil half-width [cells]: the 4th-order Laplacian reaches ±2 cells
+HALO = 2
+# UPFWI damping: κ0 = 3·vmin·ln(R)/(2a) with the target reflection coefficient R = 1e-7
+DAMPING_LOG_R = math.log(1e7)
+
+PATHS = ("auto", "reference", "fast")
+FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# validation and coefficients
+# --------------------------------------------------------------------------------------------
+
+def validate_velocity(v: torch.Tensor, acquisition: Acquisition) -> None:
+    """Raise ``ValueError`` unless ``v`` is a finite, positive float tensor of the acquisition's size
+    and the time step is stable for its largest velocity.
+
+    Args:
+        v: [batch, 1, depth, width] velocity in m/s.
+    """
+    if not isinstance(v, torch.Tensor):
+        raise ValueError(f"velocity must be a torch.Tensor, got {type(v).__name__}")
+    if v.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"velocity must be float32 or float64, got dtype {v.dtype}")
+    if v.dim() != 4 or v.shape[1] != 1:
+        raise ValueError(
+            f"velocity must have shape [batch, 1, depth, width] (rank 4), got {tuple(v.shape)}"
+        )
+    if v.shape[0] < 1:
+        raise ValueError("velocity batch is empty")
+    if tuple(v.shape[2:]) != (acquisition.nz, acquisition.nx):
+        raise ValueError(
+            f"velocity grid {tuple(v.shape[2:])} does not match the acquisition grid "
+            f"(nz, nx) = ({acquisition.nz}, {acquisition.nx})"
+        )
+    vd = v.detach()
+    if not bool(torch.isfinite(vd).all()):
+        raise ValueError("velocity contains NaN or infinite values")
+    vmin = float(vd.min())
+    if vmin <= 0:
+        raise ValueError(f"velocity must be positive everywhere, got a minimum of {vmin} m/s")
+    acquisition.check_stable(float(vd.max()))
+
+
+def pad_velocity(v: torch.Tensor, nbc: int) -> torch.Tensor:
+    """Replicate-pad ``v`` [batch, 1, nz, nx] by ``nbc`` cells on all four sides → [batch, 1, NZ, NX]."""
+    if nbc == 0:
+        return v
+    # OpenFWI/UPFWI padvel: edge ("replicate") padding
+    return F.pad(v, (nbc, nbc, nbc, nbc), mode="replicate")
+
+
+def damping_profile(v: torch.Tensor, acquisition: Acquisition) -> torch.Tensor:
+    """Absorbing-pad damping ``d`` [1/s] for each model, [batch, 1, NZ, NX] (zero inside the model).
+
+    ``κ0 = 3·vmin·ln(1e7)/(2a)``, ``a = (nbc − 1)·dx``, ``d(i) = κ0·(i·dx/a)²`` for pad cell
+    ``i = 0 … nbc − 1`` from the model edge outwards; corners take the left/right (column) profile,
+    as in the original ``AbcCoef2D``. ``vmin`` is differentiable (it is a function of the model).
+
+    Args:
+        v: [batch, 1, nz, nx] velocity in m/s.
+    """
+    b = v.shape[0]
+    nbc, dx = acquisition.nbc, acquisition.dx
+    nz, nx = acquisition.nz, acquisition.nx
+    NZ, NX = acquisition.padded_shape
+    if nbc < 2:  # a = (nbc-1)·dx would vanish: no absorbing layer
+        return v.new_zeros((b, 1, NZ, NX))
+    a = (nbc - 1) * dx
+    vmin = v.reshape(b, -1).amin(dim=1)  # [batch]
+    kappa0 = 3.0 * vmin * DAMPING_LOG_R / (2.0 * a)  # [batch] in 1/s
+    ramp = (torch.arange(nbc, dtype=v.dtype, device=v.device) * dx / a) ** 2  # [nbc], 0 … 1
+    # per-column and per-row shape of the profile (1 on the outer edge, 0 inside the model)
+    col = v.new_zeros(NX)
+    col[:nbc] = ramp.flip(0)
+    col[nbc + nx:] = ramp
+    row = v.new_zeros(NZ)
+    row[:nbc] = ramp.flip(0)
+    row[nbc + nz:] = ramp
+    in_model_cols = v.new_zeros(NX)
+    in_model_cols[nbc:nbc + nx] = 1.0
+    # left/right bands on every row; top/bottom bands only on the model's columns
+    shape = col[None, :].expand(NZ, NX) + row[:, None] * in_model_cols[None, :]
+    return kappa0[:, None, None, None] * shape[None, None]
+
+
+def scheme_coefficients(v: torch.Tensor, acquisition: Acquisition) -> dict[str, torch.Tensor]:
+    """Per-model coefficients of the update, each [batch, 1, NZ, NX], in ``v``'s dtype.
+
+    ``alpha = (v·dt/dx)²``, ``temp1 = 2 + 2·c1·α − k``, ``temp2 = 1 − k`` with ``k = d·dt``, and
+    ``beta = (v·dt)²`` [m²] (the source scaling).
+    """
+    vp = pad_velocity(v, acquisition.nbc)
+    dt, dx = acquisition.dt, acquisition.dx
+    kappa = damping_profile(v, acquisition) * dt
+    alpha = (vp * (dt / dx)) ** 2
+    return {
+        "alpha": alpha,
+        "temp1": 2.0 + 2.0 * C1 * alpha - kappa,
+        "temp2": 1.0 - kappa,
+        "beta": (vp * dt) ** 2,
+    }
+
+
+def _flat_indices(acquisition: Acquisition, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat indices into one model's [shot, NZ, NX] field block of each shot's source cell [shot] and
+    each (shot, receiver) cell [shot·receiver]."""
+    NZ, NX = acquisition.padded_shape
+    nbc = acquisition.nbc
+    shots = torch.arange(acquisition.n_shots, device=device)
+    sx = torch.as_tensor(acquisition.source_x, device=device) + nbc
+    src = shots * (NZ * NX) + (acquisition.source_z + nbc) * NX + sx
+    rx = torch.as_tensor(acquisition.receiver_x, device=device) + nbc
+    rec = shots[:, None] * (NZ * NX) + (acquisition.receiver_z + nbc) * NX + rx[None, :]
+    return src, rec.reshape(-1)
+
+
+# --------------------------------------------------------------------------------------------
+# reference path: one differentiable torch step
+# --------------------------------------------------------------------------------------------
+
+def leapfrog_step(p: torch.Tensor, p_old: torch.Tensor, temp1: torch.Tensor, temp2: torch.Tensor,
+                  alpha: torch.Tensor, src_index: torch.Tensor, src_amp: torch.Tensor,
+                  rec_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One time step of the scheme for all models and shots; returns (p⁺, receiver samples).
+
+    Args:
+        p, p_old: [batch, shot, NZ, NX] fields at steps n and n−1.
+        temp1, temp2, alpha: [batch, 1, NZ, NX] coefficients (:func:`scheme_coefficients`).
+        src_index: [shot] flat index of each shot's source in a model's [shot·NZ·NX] block.
+        src_amp: [batch, shot] this step's injection ``(v_s·dt)²·w[n]``.
+        rec_index: [shot·receiver] flat receiver indices into the same block.
+
+    Returns:
+        p⁺ [batch, shot, NZ, NX] and the recorded samples [batch, shot·receiver].
+    """
+    NZ, NX = p.shape[-2:]
+    pp = F.pad(p, (HALO, HALO, HALO, HALO))  # Dirichlet: zeros beyond the padded domain
+    centre_rows = slice(HALO, NZ + HALO)
+    centre_cols = slice(HALO, NX + HALO)
+    near = (pp[..., HALO - 1:NZ + HALO - 1, centre_cols] + pp[..., HALO + 1:NZ + HALO + 1, centre_cols]
+            + pp[..., centre_rows, HALO - 1:NX + HALO - 1] + pp[..., centre_rows, HALO + 1:NX + HALO + 1])
+    far = (pp[..., 0:NZ, centre_cols] + pp[..., 2 * HALO:NZ + 2 * HALO, centre_cols]
+           + pp[..., centre_rows, 0:NX] + pp[..., centre_rows, 2 * HALO:NX + 2 * HALO])
+    p_new = temp1 * p - temp2 * p_old + alpha * (C2 * near + C3 * far)
+    flat = p_new.reshape(p.shape[0], -1).index_add(1, src_index, src_amp)
+    return flat.view(p.shape), flat[:, rec_index]
+
+
+def _propagate_torch(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, acquisition: Acquisition,
+                     step: Callable = leapfrog_step, progress: bool = False) -> torch.Tensor:
+    """Time loop over ``step``; returns seismic [batch, shot, time, receiver]."""
+    from tqdm.auto import tqdm
+
+    b = coef["alpha"].shape[0]
+    S, R = acquisition.n_shots, acquisition.n_receivers
+    NZ, NX = acquisition.padded_shape
+    device = coef["alpha"].device
+    src_index, rec_index = _flat_indices(acquisition, device)
+    beta_src = coef["beta"].reshape(b, -1)[:, src_index % (NZ * NX)]  # [batch, shot]
+    p = coef["alpha"].new_zeros((b, S, NZ, NX))
+    p_old = torch.zeros_like(p)
+    records = []
+    for n in tqdm(range(acquisition.nt), disable=not progress, desc="forward (reference)", leave=False):
+        p_new, rec = step(p, p_old, coef["temp1"], coef["temp2"], coef["alpha"],
+                          src_index, beta_src * wavelet[n], rec_index)
+        records.append(rec)
+        p_old, p = p, p_new
+    return torch.stack(records, dim=1).reshape(b, acquisition.nt, S, R).transpose(1, 2).contiguous()
+
+
+# --------------------------------------------------------------------------------------------
+# fast CPU path: numba kernel for the whole time loop
+# --------------------------------------------------------------------------------------------
+
+if numba is not None:
+    @numba.njit(parallel=True, cache=True, fastmath=False)
+    def _propagate_numba(fields, temp1, temp2, alpha, beta_src, src_z, src_x, rec_z, rec_x,
+                         wavelet, seis, n0, n1, c2, c3):  # pragma: no cover - compiled
+        """Steps n0 … n1−1 of the scheme, in place.
+
+        fields: [2, batch, shot, NZ+4, NX+4] with a 2-cell zero halo; slot ``n % 2`` holds step n,
+        the other slot step n−1 and receives step n+1. temp1/temp2/alpha: [batch, NZ, NX];
+        beta_src: [batch, shot]; seis: [batch, shot, nt, receiver]. Same operations in the same
+        order as :func:`leapfrog_step`, so results match the torch reference to rounding.
+        """
+        nb = fields.shape[1]
+        ns = fields.shape[2]
+        nz = temp1.shape[1]
+        nx = temp1.shape[2]
+        nr = rec_x.shape[0]
+        for n in range(n0, n1):
+            cur = n % 2
+            old = 1 - cur
+            for bi in numba.prange(nb * nz):
+                b = bi // nz
+                i = bi % nz
+                ii = i + 2
+                t1 = temp1[b, i]
+                t2 = temp2[b, i]
+                al = alpha[b, i]
+                for s in range(ns):
+                    pm2 = fields[cur, b, s, ii - 2]
+                    pm1 = fields[cur, b, s, ii - 1]
+                    p0 = fields[cur, b, s, ii]
+                    pp1 = fields[cur, b, s, ii + 1]
+                    pp2 = fields[cur, b, s, ii + 2]
+                    po = fields[old, b, s, ii]
+                    for j in range(nx):
+                        jj = j + 2
+                        near = pm1[jj] + pp1[jj] + p0[jj - 1] + p0[jj + 1]
+                        far = pm2[jj] + pp2[jj] + p0[jj - 2] + p0[jj + 2]
+                        po[jj] = t1[j] * p0[jj] - t2[j] * po[jj] + al[j] * (c2 * near + c3 * far)
+            w = wavelet[n]
+            for b in range(nb):
+                for s in range(ns):
+                    fields[old, b, s, src_z + 2, src_x[s] + 2] += beta_src[b, s] * w
+                    for r in range(nr):
+                        seis[b, s, n, r] = fields[old, b, s, rec_z + 2, rec_x[r] + 2]
+else:  # pragma: no cover
+    _propagate_numba = None
+
+#: time steps per numba call when a progress bar is shown
+_PROGRESS_CHUNK = 50
+
+
+def _propagate_cpu_fast(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, acquisition: Acquisition,
+                        progress: bool = False) -> torch.Tensor:
+    from tqdm.auto import tqdm
+
+    if _propagate_numba is None:  # pragma: no cover
+        raise ValueError("the fast CPU path needs numba; install it or use path='reference'")
+    np_dtype = np.float32 if coef["alpha"].dtype == torch.float32 else np.float64
+    b = coef["alpha"].shape[0]
+    S, R, nt = acquisition.n_shots, acquisition.n_receivers, acquisition.nt
+    NZ, NX = acquisition.padded_shape
+    nbc = acquisition.nbc
+
+    def arr(t: torch.Tensor) -> np.ndarray:
+        return np.ascontiguousarray(t.detach().reshape(b, NZ, NX).cpu().numpy())
+
+    temp1, temp2, alpha = arr(coef["temp1"]), arr(coef["temp2"]), arr(coef["alpha"])
+    sx = np.asarray(acquisition.source_x, dtype=np.int64) + nbc
+    rx = np.asarray(acquisition.receiver_x, dtype=np.int64) + nbc
+    sz, rz = acquisition.source_z + nbc, acquisition.receiver_z + nbc
+    beta = coef["beta"].detach().reshape(b, NZ, NX).cpu().numpy()
+    beta_src = np.ascontiguousarray(beta[:, sz, sx])  # [batch, shot]
+    w = np.ascontiguousarray(wavelet.detach().cpu().numpy())
+    fields = np.zeros((2, b, S, NZ + 2 * HALO, NX + 2 * HALO), dtype=np_dtype)
+    seis = np.zeros((b, S, nt, R), dtype=np_dtype)
+    c2, c3 = np_dtype(C2), np_dtype(C3)
+    chunk = _PROGRESS_CHUNK if progress else nt
+    with tqdm(total=nt, disable=not progress, desc="forward (fast, CPU)", leave=False) as bar:
+        for n0 in range(0, nt, chunk):
+            n1 = min(nt, n0 + chunk)
+            _propagate_numba(fields, temp1, temp2, alpha, beta_src, sz, sx, rz, rx, w, seis,
+                             n0, n1, c2, c3)
+            bar.update(n1 - n0)
+    return torch.from_numpy(seis)
+
+
+# --------------------------------------------------------------------------------------------
+# fast CUDA path: leapfrog_step fused by torch.compile
+# --------------------------------------------------------------------------------------------
+
+_compiled_steps: dict[str, Callable] = {}
+_compile_lock = threading.Lock()
+
+
+def compiled_step(device_type: str) -> Callable:
+    """:func:`leapfrog_step` compiled with ``torch.compile`` (one fused kernel for the stencil update),
+    cached per device type."""
+    with _compile_lock:
+        if device_type not in _compiled_steps:
+            _compiled_steps[device_type] = torch.compile(leapfrog_step, fullgraph=True, dynamic=False)
+        return _compiled_steps[device_type]
+
+
+def _propagate_cuda_fast(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, acquisition: Acquisition,
+                         progress: bool = False) -> torch.Tensor:
+    with torch.no_grad():
+        return _propagate_torch(coef, wavelet, acquisition, step=compiled_step("cuda"), progress=progress)
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+
+def forward_model(v: torch.Tensor, acquisition: Acquisition = OPENFWI, *, path: str = "auto",
+                  progress: bool = False) -> torch.Tensor:
+    """Simulate the surface seismic data of velocity models on the OpenFWI/UPFWI convention.
+
+    Args:
+        v: [batch, 1, depth, width] velocity in m/s, float32 or float64, any device; depth and
+            width must equal ``acquisition.nz, acquisition.nx``.
+        acquisition: geometry, wavelet, time axis and absorbing pad (default: :data:`OPENFWI`).
+        path: ``"reference"`` (differentiable torch loop), ``"fast"`` (numba on CPU,
+            ``torch.compile`` on CUDA; no gradient) or ``"auto"`` (fast unless a gradient w.r.t.
+            ``v`` is needed).
+        progress: show a tqdm bar over time steps.
+
+    Returns:
+        seismic [batch, shot, time, receiver] (the OpenFWI layout) in ``v``'s dtype and device;
+        units: pressure per unit source amplitude (the OpenFWI raw scale, ~ −27 … 55 on FlatVel-A).
+
+    Raises:
+        ValueError: wrong rank/shape, non-float dtype, NaN/inf or non-positive velocity, a time step
+            above the CFL limit, an unknown ``path``, or ``path="fast"`` when a gradient is needed.
+    """
+    if path not in PATHS:
+        raise ValueError(f"unknown path {path!r}: choose one of {', '.join(PATHS)}")
+    if not isinstance(acquisition, Acquisition):
+        raise ValueError(f"acquisition must be an Acquisition, got {type(acquisition).__name__}")
+    validate_velocity(v, acquisition)
+    needs_grad = torch.is_grad_enabled() and v.requires_grad
+    if path == "fast" and needs_grad:
+        raise ValueError("path='fast' does not propagate gradients; use path='reference' "
+                         "(or 'auto') when v requires grad")
+    use_fast = path == "fast" or (path == "auto" and not needs_grad)
+    if use_fast and v.device.type == "cpu" and _propagate_numba is None:  # pragma: no cover
+        use_fast = path == "fast"
+    if not use_fast:
+        coef = scheme_coefficients(v, acquisition)
+        return _propagate_torch(coef, acquisition.wavelet(v.dtype, v.device), acquisition, progress=progress)
+    with torch.no_grad():
+        coef = scheme_coefficients(v, acquisition)
+        wavelet = acquisition.wavelet(v.dtype, v.device)
+        if v.device.type == "cpu":
+            return _propagate_cpu_fast(coef, wavelet, acquisition, progress=progress).to(v.device)
+        if v.device.type == "cuda":
+            return _propagate_cuda_fast(coef, wavelet, acquisition, progress=progress)
+        # other accelerators (mps, xpu…): the reference loop without autograd
+        return _propagate_torch(coef, wavelet, acquisition, progress=progress)
+
+
+class ForwardModel(nn.Module):
+    """Module form of :func:`forward_model` for a fixed acquisition: ``v`` [batch, 1, nz, nx] in m/s →
+    seismic [batch, shot, time, receiver]."""
+
+    def __init__(self, acquisition: Acquisition = OPENFWI, path: str = "auto", progress: bool = False):
+        super().__init__()
+        if path not in PATHS:
+            raise ValueError(f"unknown path {path!r}: choose one of {', '.join(PATHS)}")
+        self.acquisition = acquisition
+        self.path = path
+        self.progress = progress
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        return forward_model(v, self.acquisition, path=self.path, progress=self.progress)
+
+    def extra_repr(self) -> str:
+        a = self.acquisition
+        return (f"grid={a.nz}x{a.nx}, dx={a.dx}, nt={a.nt}, dt={a.dt}, f={a.f}, "
+                f"shots={a.n_shots}, receivers={a.n_receivers}, nbc={a.nbc}, path={self.path!r}")
+
+
+def cell_updates(batch: int, acquisition: Acquisition = OPENFWI) -> int:
+    """Cell updates of one forward run: batch · shots · padded cells · nt."""
+    NZ, NX = acquisition.padded_shape
+    return batch * acquisition.n_shots * NZ * NX * acquisition.nt

@@ -1,0 +1,210 @@
+"""The artifact store: every number in the book comes from one of these files.
+
+An artifact is one chapter run: its config and config hash, provenance (seed, git commit and dirty
+flag, device, torch version, wall time, date), metrics and tables as JSON, curves and arrays as one
+NPZ, and the claims it judged. Layout::
+
+    <results_dir>/<chapter>/<profile>/artifact.json
+    <results_dir>/<chapter>/<profile>/arrays.npz
+
+Both files are written to a temporary name and renamed, so an interrupted run never leaves a
+half-written artifact behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .config import ExperimentConfig, device_name, resolve_device
+
+ARTIFACT_JSON = "artifact.json"
+ARRAYS_NPZ = "arrays.npz"
+SCHEMA_VERSION = 1
+
+
+def repo_root() -> Path | None:
+    """The git work tree holding this package, if any."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def git_state() -> dict[str, Any]:
+    """Commit hash and dirty flag of the work tree, or 'unknown' outside git."""
+    root = repo_root()
+    if root is None:
+        return {"commit": "unknown", "dirty": None}
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+    commit = git("rev-parse", "HEAD") or "unknown"
+    # results/ itself is rewritten by runs; it does not make the code dirty
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"))
+    return {"commit": commit, "dirty": dirty}
+
+
+def provenance(config: ExperimentConfig, wall_s: float, device: torch.device | None = None) -> dict[str, Any]:
+    device = device or resolve_device(config.device)
+    return {
+        "chapter": config.CHAPTER,
+        "profile": config.profile,
+        "seed": config.seed,
+        "config_hash": config.config_hash,
+        **{f"git_{k}": v for k, v in git_state().items()},
+        "device": str(device),
+        "device_name": device_name(device),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "wall_s": round(float(wall_s), 3),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+@dataclass
+class Artifact:
+    """One chapter run: config, provenance, JSON-able metrics/tables, arrays and judged claims."""
+
+    chapter: str
+    config: dict[str, Any]
+    provenance: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    claims: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def profile(self) -> str:
+        return self.config["profile"]
+
+    @property
+    def config_hash(self) -> str:
+        return self.provenance["config_hash"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_VERSION,
+            "chapter": self.chapter,
+            "config": self.config,
+            "provenance": self.provenance,
+            "metrics": self.metrics,
+            "claims": self.claims,
+            "arrays": sorted(self.arrays),
+        }
+
+
+def artifact_dir(results_dir: str | os.PathLike, chapter: str, profile: str) -> Path:
+    return Path(results_dir) / chapter / profile
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    _atomic_write_bytes(Path(path), text.encode())
+
+
+def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    _atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, torch.Tensor):
+        return o.detach().cpu().tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def save_artifact(artifact: Artifact, results_dir: str | os.PathLike) -> Path:
+    """Write the artifact atomically (arrays first, then the JSON that points at them)."""
+    d = artifact_dir(results_dir, artifact.chapter, artifact.profile)
+    atomic_save_npz(d / ARRAYS_NPZ, artifact.arrays)
+    atomic_write_text(d / ARTIFACT_JSON, json.dumps(artifact.to_json(), indent=1, default=_default, allow_nan=True))
+    return d
+
+
+def load_artifact(results_dir: str | os.PathLike, chapter: str, profile: str) -> Artifact:
+    d = artifact_dir(results_dir, chapter, profile)
+    path = d / ARTIFACT_JSON
+    if not path.exists():
+        raise FileNotFoundError(f"no artifact for chapter {chapter!r} at profile {profile!r} under {d}")
+    blob = json.loads(path.read_text())
+    arrays: dict[str, np.ndarray] = {}
+    if (d / ARRAYS_NPZ).exists():
+        with np.load(d / ARRAYS_NPZ, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    missing = set(blob.get("arrays", [])) - set(arrays)
+    if missing:
+        raise ValueError(f"artifact {path} lists arrays {sorted(missing)} missing from {d / ARRAYS_NPZ}")
+    return Artifact(chapter=blob["chapter"], config=blob["config"], provenance=blob["provenance"],
+                    metrics=blob.get("metrics", {}), arrays=arrays, claims=blob.get("claims", []))
+
+
+def iter_artifacts(results_dir: str | os.PathLike):
+    """Every artifact under ``results_dir`` (chapter/profile order)."""
+    for p in sorted(Path(results_dir).glob(f"*/*/{ARTIFACT_JSON}")):
+        yield load_artifact(results_dir, p.parent.parent.name, p.parent.name)
+
+
+def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Artifact],
+                log: Callable[[str], None] = print) -> Artifact:
+    """Load the artifact whose config hash matches ``config``, else run and save it.
+
+    ``config.recompute`` forces a fresh run. ``run(config)`` returns an :class:`Artifact` without
+    provenance; this function times it and adds provenance before saving.
+    """
+    try:
+        found = load_artifact(config.results_dir, config.CHAPTER, config.profile)
+    except FileNotFoundError:
+        found = None
+    if found is not None and not config.recompute:
+        if found.config_hash == config.config_hash:
+            p = found.provenance
+            log(f"loaded {config.CHAPTER}/{config.profile} from {config.results_dir} "
+                f"(commit {str(p.get('git_commit'))[:10]}, {p.get('device_name')}, {p.get('wall_s')} s)")
+            return found
+        log(f"artifact under {config.results_dir} has config hash {found.config_hash}, "
+            f"not {config.config_hash}: recomputing")
+    device = resolve_device(config.device)
+    t0 = time.perf_counter()
+    artifact = run(config)
+    wall = time.perf_counter() - t0
+    artifact.provenance = provenance(config, wall, device)
+    artifact.config = config.to_dict()
+    save_artifact(artifact, config.results_dir)
+    log(f"computed {config.CHAPTER}/{config.profile} in {wall:.1f} s; saved under {config.results_dir}")
+    return artifact

@@ -1,0 +1,63 @@
+"""Profiles, devices and frozen configs: bad parameters fail at the top with a clear message."""
+
+from dataclasses import dataclass, FrozenInstanceError
+from typing import ClassVar
+
+import pytest
+import torch
+
+from fwilab.config import ExperimentConfig, resolve_device
+
+
+@dataclass(frozen=True)
+class ToyConfig(ExperimentConfig):
+    CHAPTER: ClassVar[str] = "toy"
+    n: int = 1
+    families: tuple = ("a",)
+    PRESETS: ClassVar[dict] = {"smoke": {"n": 2}, "cpu": {"n": 20}, "full": {"n": 200}}
+
+    def validate(self):
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+
+
+def test_presets_differ_by_size_only():
+    assert [ToyConfig.preset(p).n for p in ("smoke", "cpu", "full")] == [2, 20, 200]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(profile="huge"), "unknown profile 'huge'"),
+    (dict(profile="smoke", device="tpu"), "unknown device 'tpu'"),
+    (dict(profile="smoke", seed=-1), "seed must be a non-negative integer"),
+    (dict(profile="smoke", n=0), "n must be >= 1"),
+    (dict(profile="smoke", nope=1), "has no parameter"),
+])
+def test_bad_parameters_fail_clearly(bad, message):
+    with pytest.raises(ValueError, match=message):
+        ToyConfig.preset(**bad)
+
+
+def test_config_is_frozen_and_lists_become_tuples():
+    cfg = ToyConfig.preset("smoke", families=["x", "y"])
+    assert cfg.families == ("x", "y")
+    with pytest.raises(FrozenInstanceError):
+        cfg.n = 3
+
+
+def test_hash_ignores_execution_fields_but_not_science():
+    a = ToyConfig.preset("smoke", device="cpu", recompute=False, results_dir="a")
+    b = ToyConfig.preset("smoke", device="auto", recompute=True, results_dir="b")
+    assert a.config_hash == b.config_hash
+    assert a.config_hash != ToyConfig.preset("smoke", seed=1).config_hash
+    assert a.config_hash != ToyConfig.preset("smoke", n=3).config_hash
+    assert a.config_hash != ToyConfig.preset("cpu").config_hash
+
+
+def test_cuda_request_without_gpu_is_refused():
+    if torch.cuda.is_available():
+        assert resolve_device("cuda").type == "cuda"
+    else:
+        with pytest.raises(ValueError, match="no CUDA GPU is available"):
+            resolve_device("cuda")
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")

@@ -1,0 +1,77 @@
+"""The artifact store: provenance, atomic writes, run_or_load by config hash."""
+
+import json
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from fwilab import results
+from fwilab.config import ExperimentConfig
+from fwilab.results import Artifact, load_artifact, run_or_load, save_artifact
+
+
+@dataclass(frozen=True)
+class ToyConfig(ExperimentConfig):
+    CHAPTER: ClassVar[str] = "toy"
+    n: int = 3
+
+
+def make_run(calls):
+    def run(cfg):
+        calls.append(cfg)
+        return Artifact(chapter="toy", config={}, provenance={}, metrics={"total": cfg.n * 2},
+                        arrays={"curve": np.arange(cfg.n, dtype=np.float32)})
+    return run
+
+
+def test_run_then_load_by_hash(tmp_path):
+    calls = []
+    cfg = ToyConfig.preset("smoke", results_dir=str(tmp_path))
+    a = run_or_load(cfg, make_run(calls), log=lambda s: None)
+    b = run_or_load(cfg, make_run(calls), log=lambda s: None)
+    assert len(calls) == 1
+    assert b.metrics == {"total": 6} and np.array_equal(b.arrays["curve"], np.arange(3))
+    for key in ("config_hash", "seed", "git_commit", "git_dirty", "device_name", "torch", "wall_s", "date"):
+        assert key in b.provenance
+    assert b.provenance["config_hash"] == cfg.config_hash == a.config_hash
+    # a changed config is recomputed, and recompute=True forces a run
+    run_or_load(ToyConfig.preset("smoke", n=4, results_dir=str(tmp_path)), make_run(calls), log=lambda s: None)
+    run_or_load(ToyConfig.preset("smoke", n=4, results_dir=str(tmp_path), recompute=True), make_run(calls), log=lambda s: None)
+    assert len(calls) == 3
+
+
+def test_interrupted_write_keeps_previous_artifact(tmp_path, monkeypatch):
+    art = Artifact(chapter="toy", config={"profile": "smoke"}, provenance={"config_hash": "x"}, metrics={"v": 1})
+    save_artifact(art, tmp_path)
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(results.os, "fsync", boom)
+    art.metrics = {"v": 2}
+    with pytest.raises(KeyboardInterrupt):
+        save_artifact(art, tmp_path)
+    monkeypatch.undo()
+    assert load_artifact(tmp_path, "toy", "smoke").metrics == {"v": 1}
+    leftovers = [p for p in (tmp_path / "toy" / "smoke").iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_missing_arrays_are_reported(tmp_path):
+    art = Artifact(chapter="toy", config={"profile": "smoke"}, provenance={"config_hash": "x"},
+                   arrays={"a": np.zeros(2)})
+    d = save_artifact(art, tmp_path)
+    (d / results.ARRAYS_NPZ).unlink()
+    with pytest.raises(ValueError, match="missing"):
+        load_artifact(tmp_path, "toy", "smoke")
+    with pytest.raises(FileNotFoundError, match="no artifact for chapter 'toy' at profile 'cpu'"):
+        load_artifact(tmp_path, "toy", "cpu")
+
+
+def test_json_is_plain(tmp_path):
+    art = Artifact(chapter="toy", config={"profile": "smoke"}, provenance={"config_hash": "x"},
+                   metrics={"f": np.float32(1.5), "i": np.int64(2), "nan": float("nan")})
+    d = save_artifact(art, tmp_path)
+    blob = json.loads((d / results.ARTIFACT_JSON).read_text())
+    assert blob["metrics"]["f"] == 1.5 and blob["metrics"]["i"] == 2

@@ -248,8 +248,6 @@ def frechet_distance(features1, features2) -> float:
     added when the product is near-singular, and the imaginary round-off part is dropped. Returns
     d² (the quantity FID reports). Accepts numpy arrays or torch tensors.
     """
-    from scipy import linalg
-
     f1 = _as_features(features1, "features1")
     f2 = _as_features(features2, "features2")
     if f1.shape[1] != f2.shape[1]:
@@ -269,7 +267,7 @@ def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> f
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
         raise ValueError(f"inconsistent shapes: means {mu1.shape}, {mu2.shape}; covariances {s1.shape}, {s2.shape}")
     diff = mu1 - mu2
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = linalg.sqrtm(s1 @ s2)  # no `disp`: deprecated in SciPy 1.16
     if not np.isfinite(covmean).all():
         offset = np.eye(s1.shape[0]) * eps
         covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))

@@ -1,0 +1,41 @@
+"""The CLI: every notebook action has a command; bad input exits 2 with one clear line."""
+
+import subprocess
+import sys
+
+import pytest
+
+from fwilab.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "fwilab", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_commands():
+    res = run_cli("--help")
+    assert res.returncode == 0
+    for cmd in ("run", "reproduce", "data", "bench", "book", "claims"):
+        assert cmd in res.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "nochapter", "--profile", "smoke"], "unknown chapter 'nochapter'"),
+    (["run", "data", "--profile", "smoke", "--device", "tpu"], "unknown device 'tpu'"),
+    (["run", "data", "--profile", "smoke", "--set", "families=atlantis"], "atlantis"),
+    (["run", "data", "--profile", "smoke", "--set", "nope=1"], "has no parameter"),
+])
+def test_bad_input_exits_2_with_message(args, message, capsys, tmp_path):
+    assert main([*args, "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+
+
+def test_unknown_profile_is_rejected_by_argparse():
+    res = run_cli("run", "data", "--profile", "huge")
+    assert res.returncode == 2 and "invalid choice: 'huge'" in res.stderr
+
+
+def test_claims_on_empty_folder(tmp_path, capsys):
+    assert main(["claims", "--results-dir", str(tmp_path)]) == 0
+    assert "no claims" in capsys.readouterr().out

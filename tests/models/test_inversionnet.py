@@ -94,8 +94,14 @@ def test_output_in_open_interval_and_every_parameter_gets_a_gradient():
     assert ((y > -1) & (y < 1)).all()
     assert y.std() > 0.1  # not collapsed to a constant
     y.square().mean().backward()
-    missing = [n for n, p in net.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()
-               or p.grad.abs().sum() == 0]
+    missing = []
+    for name, p in net.named_parameters():
+        if p.grad is None or not torch.isfinite(p.grad).all():
+            missing.append(name)
+        # a conv bias right before BatchNorm is cancelled by the batch-mean subtraction, so its
+        # gradient is round-off; every other parameter must get a non-zero gradient
+        elif not name.endswith("layers.0.bias") and p.grad.abs().sum() == 0:
+            missing.append(name)
     assert missing == []
 
 

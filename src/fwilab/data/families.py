@@ -127,12 +127,15 @@ class _Layered:
         self.gradient = gradient  # optional within-layer gradient [L] in m/s per cell (B faults)
 
     def layer_index(self, z: np.ndarray, x: np.ndarray) -> np.ndarray:
+        # z and x broadcast against each other (e.g. [nz, 1] and [1, nx]), so the lateral
+        # displacement is evaluated once per distinct x, not once per cell
         depth = self.base + (0.0 if self.curve is None else self.alpha * self.curve(x)[..., None])
-        return (z[..., None] >= depth).sum(-1)
+        return np.count_nonzero(z[..., None] >= depth, axis=-1)
 
     def __call__(self, z: np.ndarray, x: np.ndarray) -> np.ndarray:
-        z, x = np.broadcast_arrays(np.asarray(z, np.float64), np.asarray(x, np.float64))
+        z, x = np.asarray(z, np.float64), np.asarray(x, np.float64)
         idx = self.layer_index(z, x)
+        z = np.broadcast_to(z, idx.shape)
         v = self.velocity[idx]
         if self.gradient is not None:
             top = np.concatenate([[0.0], self.base])[idx]
@@ -141,10 +144,10 @@ class _Layered:
 
 
 def _grid(nz: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cell coordinates in OpenFWI cells (70 x 70 scaled to nz x nx): z [nz, nx], x [nz, nx]."""
-    z = np.arange(nz, dtype=np.float64) * (OPENFWI_NZ / nz)
-    x = np.arange(nx, dtype=np.float64) * (OPENFWI_NX / nx)
-    return np.meshgrid(z, x, indexing="ij")
+    """Cell coordinates in OpenFWI cells (70 x 70 scaled to nz x nx): z [nz, 1], x [1, nx]."""
+    z = np.arange(nz, dtype=np.float64)[:, None] * (OPENFWI_NZ / nz)
+    x = np.arange(nx, dtype=np.float64)[None, :] * (OPENFWI_NX / nx)
+    return z, x
 
 
 def _flat_interfaces(rng: np.random.Generator) -> tuple[int, np.ndarray]:
@@ -180,13 +183,16 @@ def _curve_std(rng: np.random.Generator, factor: float = 1.0) -> float:
 
 
 def _fault(model: Callable, rng: np.random.Generator, z: np.ndarray, x: np.ndarray,
-           throw_range: tuple[float, float] = (4.0, 20.0), ramp: float = 1.5) -> np.ndarray:
+           throw_range: tuple[float, float] = (4.0, 20.0),
+           ramp_range: tuple[float, float] = (1.5, 5.0)) -> np.ndarray:
     """Offset ``model`` (a function of (z, x) in cells) along one random dipping fault.
 
     The fault is the line through (z0, x0) at dip theta in [45, 80] degrees from horizontal; the
     hanging wall (one side) slides by a throw of 4-20 cells along the dip, up or down. The two
-    walls are blended linearly across a ``ramp`` of 1.5 cells around the fault, which gives the
-    non-integer, interpolated velocities that real FlatFault-A maps carry only near their fault.
+    walls are blended linearly across a ramp 1.5-5 cells wide around the fault, which gives the
+    non-integer, interpolated velocities that real FlatFault-A maps carry only near their fault;
+    the ramp range was chosen so that FlatFault-A maps have a few dozen to a few hundred distinct
+    values, as the real ones do (39-462).
 
     Returns: v [nz, nx] in m/s.
     """
@@ -200,7 +206,7 @@ def _fault(model: Callable, rng: np.random.Generator, z: np.ndarray, x: np.ndarr
     throw = rng.uniform(*throw_range) * rng.choice([-1.0, 1.0])
     foot = model(z, x)
     hang = model(z - throw * tz, x - throw * tx)
-    w = np.clip(dist / ramp + 0.5, 0.0, 1.0)
+    w = np.clip(dist / rng.uniform(*ramp_range) + 0.5, 0.0, 1.0)
     return (1.0 - w) * foot + w * hang
 
 

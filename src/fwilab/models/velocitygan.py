@@ -58,6 +58,13 @@ class Discriminator(nn.Module):
     channels, then a conv to one channel over the whole remaining map (5×5 for 70×70, found by a
     dry shape calculation for other sizes), also followed by BN + LeakyReLU as in OpenFWI.
 
+    Note on the official design: in training mode the last BatchNorm standardises the batch's
+    scores, so each batch's pre-activation scores have mean exactly β and standard deviation γ;
+    ``E[D(real)] − E[D(fake)]`` (real and fake scored in separate passes, as in OpenFWI) then comes
+    only from the LeakyReLU's asymmetry, and β's gradient is zero whenever both batches have
+    the same number of positive scores. With ``norm='in'`` or ``'none'`` the score block has no
+    normalisation.
+
     Args:
         acquisition: gives the map size ``(nz, nx)``; default OPENFWI (70×70).
         in_shape: ``(nz, nx)`` directly, instead of ``acquisition``.
@@ -93,7 +100,11 @@ class Discriminator(nn.Module):
             c_in = c
         #: feature-map size before the last conv (5×5 on 70×70 maps)
         self.last_kernel = (h, w)
-        self.features.add_module("convblock5", ConvBlock(c_in, 1, kernel_size=(h, w), padding=0, norm=norm))
+        # The score block normalises a single 1×1 value per sample. OpenFWI uses BatchNorm there;
+        # InstanceNorm of a 1×1 map would output the constant β, so other norms get none.
+        self.score_norm = "bn" if norm == "bn" else "none"
+        self.features.add_module("convblock5", ConvBlock(c_in, 1, kernel_size=(h, w), padding=0,
+                                                         norm=self.score_norm))
 
     def forward(self, velocity: torch.Tensor) -> torch.Tensor:
         """``velocity [batch, 1, nz, nx]`` → critic score ``[batch, 1]``."""

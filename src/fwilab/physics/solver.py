@@ -310,16 +310,21 @@ def _propagate_cpu_fast(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, ac
     beta = coef["beta"].detach().reshape(b, NZ, NX).cpu().numpy()
     beta_src = np.ascontiguousarray(beta[:, sz, sx])  # [batch, shot]
     w = np.ascontiguousarray(wavelet.detach().cpu().numpy())
-    fields = np.zeros((2, b, S, NZ + 2 * HALO, NX + 2 * HALO), dtype=np_dtype)
     seis = np.zeros((b, S, nt, R), dtype=np_dtype)
     c2, c3 = np_dtype(C2), np_dtype(C3)
     chunk = _PROGRESS_CHUNK if progress else nt
-    with tqdm(total=nt, disable=not progress, desc="forward (fast, CPU)", leave=False) as bar:
-        for n0 in range(0, nt, chunk):
-            n1 = min(nt, n0 + chunk)
-            _propagate_numba(fields, temp1, temp2, alpha, beta_src, sz, sx, rz, rx, w, seis,
-                             n0, n1, c2, c3)
-            bar.update(n1 - n0)
+    # one model at a time: its shots' fields and coefficients (~5 MB for OpenFWI) stay in the
+    # last-level cache for the whole time loop (2.6 vs 1.2 G cell-updates/s at batch 16 on 2 cores)
+    fields = np.zeros((2, 1, S, NZ + 2 * HALO, NX + 2 * HALO), dtype=np_dtype)
+    with tqdm(total=nt * b, disable=not progress, desc="forward (fast, CPU)", leave=False) as bar:
+        for m in range(b):
+            fields[...] = 0.0
+            one = slice(m, m + 1)
+            for n0 in range(0, nt, chunk):
+                n1 = min(nt, n0 + chunk)
+                _propagate_numba(fields, temp1[one], temp2[one], alpha[one], beta_src[one], sz, sx,
+                                 rz, rx, w, seis[one], n0, n1, c2, c3)
+                bar.update(n1 - n0)
     return torch.from_numpy(seis)
 
 

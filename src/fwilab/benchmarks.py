@@ -1,0 +1,193 @@
+"""Speed benchmarks (``python -m fwilab bench …``).
+
+:func:`forward_benchmark` times the forward solver's paths and deepwave, a peer implementation, on
+random layered models. Throughput is reported as samples/s (one sample = one velocity model with all
+its shots over the acquisition's full ``nt``) and as G cell-updates/s, where one cell update is one
+grid cell of one shot advanced by one time step: ``batch · shots · padded cells · nt``.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .config import device_name, resolve_device
+from .physics.acquisition import OPENFWI, Acquisition
+from .physics.solver import cell_updates, forward_model
+
+#: time steps timed on CPU when ``nt=None``: the cost of a step does not depend on nt (every step
+#: updates every cell), so timing 100 steps and scaling to the acquisition's nt is exact up to the
+#: fixed per-call overhead, which favours no path (all are timed the same way)
+CPU_TIMING_NT = 100
+
+
+def layered_velocity(batch: int, nz: int, nx: int, *, seed: int = 0, vmin: float = 1500.0,
+                     vmax: float = 4500.0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Random flat-layered models (velocity increasing with depth), [batch, 1, nz, nx] in m/s."""
+    g = np.random.default_rng(seed)
+    v = np.empty((batch, 1, nz, nx), dtype=np.float64)
+    for b in range(batch):
+        n_layers = int(g.integers(2, 7))
+        tops = np.sort(g.choice(np.arange(1, nz), size=n_layers - 1, replace=False))
+        speeds = np.sort(g.uniform(vmin, vmax, size=n_layers))
+        layer = np.searchsorted(tops, np.arange(nz), side="right")
+        v[b, 0] = speeds[layer][:, None]
+    return torch.as_tensor(v, dtype=dtype)
+
+
+def _deepwave_forward(v: torch.Tensor, acquisition: Acquisition) -> tuple[torch.Tensor, int]:
+    """deepwave.scalar on the same survey: PML of ``nbc`` cells, 4th order; returns seismic
+    [batch, shot, time, receiver] and deepwave's internal time-step ratio."""
+    import deepwave
+
+    b, S, R = v.shape[0], acquisition.n_shots, acquisition.n_receivers
+    dev = v.device
+    vv = v[:, 0].repeat_interleave(S, dim=0)  # one model per shot: [batch·shot, nz, nx]
+    src_loc = torch.zeros(b * S, 1, 2, dtype=torch.long, device=dev)
+    src_loc[:, 0, 0] = acquisition.source_z
+    src_loc[:, 0, 1] = torch.as_tensor(acquisition.source_x, device=dev).repeat(b)
+    rec_loc = torch.zeros(b * S, R, 2, dtype=torch.long, device=dev)
+    rec_loc[:, :, 0] = acquisition.receiver_z
+    rec_loc[:, :, 1] = torch.as_tensor(acquisition.receiver_x, device=dev)
+    # deepwave injects −v²dt²·amplitude; −w gives the (v·dt)²·w of our scheme
+    amp = -acquisition.wavelet(v.dtype, dev).expand(b * S, 1, acquisition.nt).contiguous()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = deepwave.scalar(vv, acquisition.dx, acquisition.dt, source_amplitudes=amp,
+                              source_locations=src_loc, receiver_locations=rec_loc, accuracy=4,
+                              pml_width=max(acquisition.nbc, 1), pml_freq=acquisition.f)
+    data = out.receiver_amplitudes.reshape(b, S, R, acquisition.nt).transpose(2, 3)
+    return data, int(out.info.step_ratio)
+
+
+def _best_time(fn: Callable[[], Any], repeats: int, device: torch.device) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        result = fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def forward_benchmark(batch_sizes: tuple[int, ...] = (1, 4, 16), device: str = "auto", repeats: int = 2,
+                      include_deepwave: bool = True, acquisition: Acquisition = OPENFWI,
+                      nt: int | None = None, seed: int = 0, progress: bool = False) -> dict[str, Any]:
+    """Time the reference and fast forward paths (and deepwave) at several batch sizes, float32.
+
+    Args:
+        batch_sizes: numbers of velocity models per call.
+        device: "auto" | "cpu" | "cuda" | "cuda:N".
+        repeats: timed runs per (path, batch); the best is kept (after one untimed warm-up per path,
+            which absorbs numba / torch.compile compilation).
+        include_deepwave: also time ``deepwave.scalar`` (PML of ``nbc`` cells, 4th order) on the device.
+        acquisition: survey (default OpenFWI: 5 shots, 310² padded cells, 1000 steps).
+        nt: time steps actually simulated for timing; ``None`` → :data:`CPU_TIMING_NT` on CPU and the
+            full ``acquisition.nt`` on CUDA. Throughput per step does not depend on nt, so samples/s
+            are scaled to the full ``acquisition.nt``.
+        seed: seed of the random layered models.
+        progress: print one line per measurement.
+
+    Returns:
+        A JSON-able dict: ``device``, ``versions``, ``acquisition``, ``nt_timed``,
+        ``cell_updates_per_sample`` (full nt), ``paths[path][batch] = {seconds, samples_per_s,
+        gcell_updates_per_s}`` for path in reference / fast / deepwave, and
+        ``fast_vs_reference_rel_l2`` (agreement of the two paths at the smallest batch).
+    """
+    dev = resolve_device(device)
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if not batch_sizes or any(int(b) < 1 for b in batch_sizes):
+        raise ValueError(f"batch_sizes must be positive integers, got {batch_sizes}")
+    nt_timed = int(nt) if nt is not None else (CPU_TIMING_NT if dev.type == "cpu" else acquisition.nt)
+    if nt_timed < 1:
+        raise ValueError(f"nt must be >= 1, got {nt}")
+    nt_timed = min(nt_timed, acquisition.nt)
+    acq = acquisition.replace(nt=nt_timed)
+    scale = acquisition.nt / nt_timed  # time of one full-nt run / time of the timed run
+
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
+    try:
+        import numba
+        versions["numba"] = numba.__version__
+        numba_threads = numba.get_num_threads()
+    except ImportError:  # pragma: no cover
+        versions["numba"], numba_threads = None, None
+    deepwave_ok = False
+    if include_deepwave:
+        try:
+            import deepwave
+            versions["deepwave"] = getattr(deepwave, "__version__", None) or _dist_version("deepwave")
+            deepwave_ok = True
+        except ImportError:
+            versions["deepwave"] = None
+
+    runners: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        "reference": lambda v: forward_model(v, acq, path="reference"),
+        "fast": lambda v: forward_model(v, acq, path="fast"),
+    }
+    step_ratio = {"deepwave": 1}
+    if deepwave_ok:
+        def run_deepwave(v: torch.Tensor) -> torch.Tensor:
+            data, step_ratio["deepwave"] = _deepwave_forward(v, acq)
+            return data
+        runners["deepwave"] = run_deepwave
+
+    report: dict[str, Any] = {
+        "benchmark": "forward",
+        "device": device_name(dev),
+        "device_type": dev.type,
+        "torch_threads": torch.get_num_threads(),
+        "numba_threads": numba_threads,
+        "versions": versions,
+        "dtype": "float32",
+        "acquisition": {"nz": acquisition.nz, "nx": acquisition.nx, "nbc": acquisition.nbc,
+                        "padded_shape": list(acquisition.padded_shape), "nt": acquisition.nt,
+                        "n_shots": acquisition.n_shots, "n_receivers": acquisition.n_receivers},
+        "nt_timed": nt_timed,
+        "cell_updates_per_sample": cell_updates(1, acquisition),
+        "paths": {},
+    }
+    with torch.no_grad():
+        small = layered_velocity(1, acq.nz, acq.nx, seed=seed).to(dev)
+        warm = acq.replace(nt=min(acq.nt, 20))
+        forward_model(small, warm, path="fast")  # compile numba / torch.compile once
+        if deepwave_ok:
+            _deepwave_forward(small, warm)
+        ref = forward_model(small, acq, path="reference")
+        fast = forward_model(small, acq, path="fast")
+        report["fast_vs_reference_rel_l2"] = float((fast - ref).norm() / ref.norm().clamp_min(1e-30))
+        for name, run in runners.items():
+            report["paths"][name] = {}
+            for b in batch_sizes:
+                v = layered_velocity(int(b), acq.nz, acq.nx, seed=seed + int(b)).to(dev)
+                seconds, _ = _best_time(lambda: run(v), repeats, dev)
+                full = seconds * scale
+                updates = cell_updates(int(b), acquisition)
+                entry = {"seconds_timed": seconds, "seconds_full_nt": full,
+                         "samples_per_s": int(b) / full, "gcell_updates_per_s": updates / full / 1e9}
+                if name == "deepwave":
+                    # deepwave may sub-step time for stability; its own work is step_ratio× larger
+                    entry["internal_step_ratio"] = step_ratio["deepwave"]
+                    entry["pml_width"] = max(acquisition.nbc, 1)
+                report["paths"][name][str(int(b))] = entry
+                if progress:
+                    print(f"forward bench {name:9s} batch {int(b):3d}: {entry['samples_per_s']:.3g} samples/s, "
+                          f"{entry['gcell_updates_per_s']:.3g} G cell-updates/s")
+    return report
+
+
+def _dist_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(name)
+    except PackageNotFoundError:  # pragma: no cover
+        return None

@@ -1,0 +1,162 @@
+"""Tests of the seeded OpenFWI velocity-family generators (fwilab.data.families)."""
+import numpy as np
+import pytest
+
+from fwilab.data.families import FAMILIES, V_MAX, V_MIN, check_family, generate_velocity
+
+N = 24  # maps per family in the structural tests
+
+
+@pytest.fixture(scope="module")
+def maps():
+    return {f: generate_velocity(f, N, seed=3) for f in FAMILIES}
+
+
+def test_ten_families():
+    assert len(FAMILIES) == 10 and len(set(FAMILIES)) == 10
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_shape_dtype_range(family, maps):
+    v = maps[family]
+    assert v.shape == (N, 1, 70, 70) and v.dtype == np.float32
+    assert np.all(np.isfinite(v)) and v.min() >= V_MIN and v.max() <= V_MAX
+    # not degenerate: maps differ from each other and use a good part of the range
+    assert len({m.tobytes() for m in v}) == N
+    assert v.max() - v.min() > 1000.0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_other_grid_size(family):
+    v = generate_velocity(family, 3, seed=0, nz=40, nx=90)
+    assert v.shape == (3, 1, 40, 90) and v.dtype == np.float32
+    assert v.min() >= V_MIN and v.max() <= V_MAX
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_deterministic_and_prefix(family):
+    a = generate_velocity(family, 6, seed=11)
+    b = generate_velocity(family, 6, seed=11)
+    longer = generate_velocity(family, 9, seed=11)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(longer[:6], a)  # sample i does not depend on n
+    other = generate_velocity(family, 6, seed=12)
+    assert not any(np.array_equal(x, y) for x, y in zip(a, other))
+
+
+def test_families_use_separate_streams():
+    # same seed, different families: the per-family stream index makes the flat layer
+    # geometries of FlatVel-A and FlatFault-A differ
+    a = generate_velocity("flatvel-a", 4, seed=0)
+    b = generate_velocity("flatfault-a", 4, seed=0)
+    assert not np.array_equal(np.round(a), np.round(b))
+
+
+@pytest.mark.parametrize("name,expected", [("FlatVel-A", "flatvel-a"), ("CURVEFAULT_B", "curvefault-b"),
+                                           (" style-a ", "style-a")])
+def test_check_family_normalises(name, expected):
+    assert check_family(name) == expected
+
+
+@pytest.mark.parametrize("bad", ["flatvel-c", "", "marmousi"])
+def test_unknown_family_raises(bad):
+    with pytest.raises(ValueError, match="known families"):
+        generate_velocity(bad, 2)
+
+
+@pytest.mark.parametrize("kw", [dict(n=-1), dict(n=2.5), dict(n=2, seed=-1), dict(n=2, nz=3)])
+def test_bad_arguments_raise(kw):
+    with pytest.raises(ValueError):
+        generate_velocity("flatvel-a", **kw)
+
+
+def _distinct(m):
+    return len(np.unique(m))
+
+
+def test_flatvel_a_structure(maps):
+    v = maps["flatvel-a"][:, 0]
+    assert np.all(v == v[:, :, :1])  # every row constant
+    assert np.all(np.diff(v, axis=1) >= 0)  # never decreases with depth
+    assert np.all(v == np.round(v))  # integer m/s
+    counts = [_distinct(m) for m in v]
+    assert min(counts) >= 2 and max(counts) <= 8
+    for m in v:  # layer thickness 1-57 cells, as in the real maps
+        col = m[:, 0]
+        edges = np.r_[0, np.flatnonzero(np.diff(col)) + 1, 70]
+        assert np.diff(edges).min() >= 1 and np.diff(edges).max() <= 57
+
+
+def test_flatvel_a_layer_count_distribution():
+    # real: 3: 10.5 %, 4-7: ~20 % each, 8: 8.3 % (6,000 maps); 2,000 draws: +-3 % is > 3 sigma
+    v = generate_velocity("flatvel-a", 2000, seed=0)[:, 0, :, 0]
+    counts = np.array([_distinct(c) for c in v])
+    frac = np.array([(counts == k).mean() for k in range(3, 9)])
+    np.testing.assert_allclose(frac, [0.105, 0.202, 0.203, 0.202, 0.205, 0.083], atol=0.03)
+
+
+def test_curvevel_a_structure(maps):
+    v = maps["curvevel-a"][:, 0]
+    assert np.all(np.diff(v, axis=1) >= 0)  # no column decreases with depth
+    assert np.all(v == np.round(v))
+    counts = [_distinct(m) for m in v]
+    assert min(counts) >= 3 and max(counts) <= 8
+    # layers are curved: in most maps the rows are not constant
+    curved = [np.any(m != m[:, :1]) for m in v]
+    assert np.mean(curved) > 0.9
+
+
+@pytest.mark.parametrize("family", ["flatfault-a", "curvefault-a"])
+def test_fault_a_structure(family, maps):
+    v = maps[family][:, 0]
+    for m in v:
+        frac = m != np.round(m)
+        assert frac.any()  # interpolated, non-integer values exist ...
+        assert 10 <= _distinct(m) <= 600  # real FlatFault-A: 39-462 distinct values
+        # ... only near one fault: the non-integer cells lie close to one straight line
+        zz, xx = np.nonzero(frac)
+        pts = np.c_[zz, xx].astype(float)
+        pts -= pts.mean(0)
+        _, s, _ = np.linalg.svd(pts, full_matrices=False)
+        thickness = s[1] / np.sqrt(len(pts))  # rms distance from the best-fit line, cells
+        assert thickness < 3.0
+        assert frac.mean() < 0.25
+
+
+def test_flatfault_a_is_flat_away_from_fault(maps):
+    # outside the blended band every row of each wall is one of a few integer velocities
+    for m in maps["flatfault-a"][:, 0]:
+        ints = m[m == np.round(m)]
+        assert len(np.unique(ints)) <= 9
+
+
+@pytest.mark.parametrize("family", ["flatvel-b", "curvevel-b"])
+def test_b_families_break_monotonicity(family):
+    v = generate_velocity(family, 200, seed=0)[:, 0]
+    decreasing = np.any(np.diff(v, axis=1) < 0, axis=(1, 2))
+    assert decreasing.mean() > 0.5  # A families: never
+    assert np.all(v == np.round(v))
+
+
+def test_curvevel_b_more_curved_than_a():
+    def curvature(v):  # mean |lateral change| per cell
+        return np.abs(np.diff(v[:, 0], axis=2)).mean()
+    a = generate_velocity("curvevel-a", 200, seed=0)
+    b = generate_velocity("curvevel-b", 200, seed=0)
+    assert curvature(b) > 1.5 * curvature(a)
+
+
+def test_style_b_rougher_than_style_a():
+    a = generate_velocity("style-a", 100, seed=0)[:, 0]
+    b = generate_velocity("style-b", 100, seed=0)[:, 0]
+    rough = lambda v: np.abs(np.diff(v, axis=2)).mean()  # noqa: E731
+    assert rough(b) > 2 * rough(a)
+    # smooth fields, not layers: almost every value is distinct
+    assert np.mean([_distinct(m) for m in a]) > 1000
+
+
+def test_speed():
+    import time
+    t = time.perf_counter()
+    generate_velocity("curvefault-b", 300, seed=0)
+    assert time.perf_counter() - t < 3.0  # 1,000 maps take about 1 s on 2 cores

@@ -8,8 +8,11 @@ grid cell of one shot advanced by one time step: ``batch · shots · padded cell
 
 from __future__ import annotations
 
+import datetime
+import json
 import platform
 import time
+from pathlib import Path
 import warnings
 from typing import Any, Callable
 
@@ -191,3 +194,29 @@ def _dist_version(name: str) -> str | None:
         return version(name)
     except PackageNotFoundError:  # pragma: no cover
         return None
+
+
+def forward_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The forward benchmark as a flat table: one row per (path, batch)."""
+    return [{"path": path, "batch": int(b), "samples/s": e["samples_per_s"],
+             "G cell-updates/s": e["gcell_updates_per_s"]}
+            for path, per_batch in report["paths"].items() for b, e in per_batch.items()]
+
+
+def run_benchmark(what: str = "forward", device: str = "auto", batch_sizes: tuple[int, ...] | None = None,
+                  results_dir: str = "results") -> tuple[dict[str, Any], Path]:
+    """``make bench``: run a benchmark and write it with provenance to
+    ``<results_dir>/bench/<what>-<device type>.json`` (atomically)."""
+    from .results import atomic_write_text, git_state
+
+    if what != "forward":
+        raise ValueError(f"unknown benchmark {what!r}: choose 'forward'")
+    t0 = time.perf_counter()
+    report = forward_benchmark(batch_sizes=tuple(batch_sizes or (1, 4, 16)), device=device, progress=True)
+    report["rows"] = forward_rows(report)
+    report["provenance"] = {**{f"git_{k}": v for k, v in git_state().items()},
+                            "wall_s": round(time.perf_counter() - t0, 3),
+                            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    path = Path(results_dir) / "bench" / f"{what}-{report['device_type']}.json"
+    atomic_write_text(path, json.dumps(report, indent=1))
+    return report, path

@@ -104,6 +104,9 @@ def execute_chapter(name: str, out_dir: Path, parameters: dict[str, Any], *, roo
     jupytext.write(nb, unexecuted, fmt="ipynb")
     out = out_dir / f"{name}.ipynb"
     tmp = out_dir / f".{name}.running.ipynb"
+    # progress bars belong in terminals, not in the book's pages (tqdm reads TQDM_DISABLE)
+    previous = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
     try:
         pm.execute_notebook(str(unexecuted), str(tmp), parameters=parameters, cwd=str(root),
                             kernel_name="python3", log_output=log_output, progress_bar=False,
@@ -111,6 +114,10 @@ def execute_chapter(name: str, out_dir: Path, parameters: dict[str, Any], *, roo
         os.replace(tmp, out)
     finally:
         unexecuted.unlink(missing_ok=True)
+        if previous is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = previous
     return out
 
 

@@ -35,21 +35,23 @@ def verdict_badge(verdict: str) -> str:
 
 
 def claims_html(rows: Iterable[dict[str, Any]], link_chapters: bool = False) -> str:
-    """An HTML table of claims: the paper's value beside ours, the rule and the computed verdict."""
-    head = ["claim", "paper", "theirs", "ours", "rule", "verdict", "profile"]
-    if link_chapters:
-        head.insert(1, "chapter")
-    out = ['<table class="fwilab-claims table">', "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
+    """An HTML table of claims: the paper's value (theirs) beside ours, the rule and the computed verdict.
+
+    Three columns keep it readable in the book's text width: the claim, theirs vs ours (with how our
+    setting differs), and the verdict with the rule that computed it.
+    """
+    out = ['<div style="overflow-x:auto"><table class="fwilab-claims table" style="font-size:0.85em">',
+           "<thead><tr><th>claim</th><th>theirs vs ours</th><th>verdict</th></tr></thead><tbody>"]
+    esc = html.escape
     for r in rows:
-        cells = [f"<b>{html.escape(r['id'])}</b><br>{html.escape(r['statement'])}"]
-        if link_chapters:
-            cells.append(f'<a href="{html.escape(r["chapter"])}.html">{html.escape(r["chapter"])}</a>')
-        setting = f"<br><i>our setting: {html.escape(r['setting'])}</i>" if r.get("setting") else ""
-        cells += [html.escape(r["paper"]), f"{html.escape(r['theirs'])} <i>(theirs)</i>",
-                  html.escape(r["ours"]) + setting, html.escape(r["rule"]), verdict_badge(r["verdict"]),
-                  html.escape(r["profile"])]
-        out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    out.append("</tbody></table>")
+        where = (f' · <a href="{esc(r["chapter"])}.html">{esc(r["chapter"])}</a>' if link_chapters else "")
+        claim = f"<b>{esc(r['id'])}</b> <small>({esc(r['paper'])}{where})</small><br>{esc(r['statement'])}"
+        setting = f"<br><small><i>our setting: {esc(r['setting'])}</i></small>" if r.get("setting") else ""
+        values = f"<b>theirs:</b> {esc(r['theirs'])}<br><b>ours:</b> {esc(r['ours'])}{setting}"
+        verdict = (f"{verdict_badge(r['verdict'])}<br><small>profile {esc(r['profile'])}</small>"
+                   f"<br><small>{esc(r['rule'])}</small>")
+        out.append(f"<tr><td>{claim}</td><td>{values}</td><td>{verdict}</td></tr>")
+    out.append("</tbody></table></div>")
     return "\n".join(out)
 
 

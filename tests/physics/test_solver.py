@@ -3,7 +3,6 @@ Green's function, reciprocity, gradients, fast path against reference, deepwave 
 implementation, and the OpenFWI amplitude regime on real velocity maps."""
 import io
 import math
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from fwilab.physics.acquisition import OPENFWI, Acquisition, ricker
 from fwilab.physics.solver import (ForwardModel, compiled_step, damping_profile, forward_model,
                                    leapfrog_step, scheme_coefficients)
 from fwilab.physics import solver as solver_module
+from fwilab.physics.validation import analytic_traces, deepwave_comparison
 
 SMALL = Acquisition(nz=20, nx=24, dx=10.0, nt=120, dt=1e-3, f=25.0, source_x=(2, 12, 21), source_z=1,
                     receiver_x=tuple(range(24)), receiver_z=1, nbc=8)
@@ -168,54 +168,10 @@ def test_first_sample_and_source_scaling():
     assert d[1, 11].item() == pytest.approx(expected.item(), rel=1e-12)
 
 
-def _green_2d(r: float, times: np.ndarray, vel: float, f: float, t0: float, n_eta: int = 4000) -> np.ndarray:
-    """Analytic response to u_tt − v²∇²u = v²·w(t)·δ(x) in 2-D, with w a Ricker of peak f centred at t0.
-
-    The 2-D Green's function of u_tt − v²∇²u = δ(t)δ(x) is G = H(t − r/v)/(2π v² sqrt(t² − r²/v²)),
-    so u = (1/2π) ∫_{r/v}^{t} w(t − τ)/sqrt(τ² − r²/v²) dτ = (1/2π) ∫_0^{acosh(vt/r)} w(t − (r/v)cosh η) dη
-    (τ = (r/v)·cosh η removes the integrable singularity at the wavefront).
-    """
-    out = np.zeros_like(times)
-    for i, t in enumerate(times):
-        if vel * t <= r:
-            continue
-        eta = np.linspace(0.0, math.acosh(vel * t / r), n_eta)
-        beta = (math.pi * f * (t - (r / vel) * np.cosh(eta) - t0)) ** 2
-        out[i] = np.trapezoid((1 - 2 * beta) * np.exp(-beta), eta) / (2 * math.pi)
-    return out
-
-
-def _analytic_errors(refine: int) -> list[float]:
-    """Relative L2 error of the solver against the 2-D Green's function at two offsets.
-
-    The scheme adds (v·dt)²·w[n] to one cell, i.e. solves p_tt = v²∇²p + v²·w·δ_cell with the cell's
-    Kronecker delta = dx²·(δ(x) approximated by 1/dx² on the cell): a point source of strength
-    v²·dx²·w(t). So p/dx² converges to the u of :func:`_green_2d`. Sample n is the field at
-    t = (n + 1)·dt (recorded after the update that injects w[n]; w[k] = w(k·dt)).
-    No absorbing pad (nbc = 0): the 800 m box is large enough that the first wall reflection reaches
-    the receivers after the 0.28 s window ((2L − r)/v = 0.3 s at r = 200 m).
-    """
-    vel, f, half_width, T = 2000.0, 20.0, 400.0, 0.28
-    offsets = (100.0, 200.0)
-    dx, dt = 10.0 / refine, 1e-3 / refine
-    n = int(round(2 * half_width / dx)) + 1
-    c = n // 2
-    acq = Acquisition(nz=n, nx=n, dx=dx, nt=int(round(T / dt)), dt=dt, f=f, source_x=(c,), source_z=c,
-                      receiver_x=tuple(c + int(round(r / dx)) for r in offsets), receiver_z=c, nbc=0)
-    v = torch.full((1, 1, n, n), vel, dtype=torch.float64)
-    p = forward_model(v, acq, path="reference")[0, 0].numpy() / dx**2
-    t0 = (len(ricker(f, dt)) // 2) * dt
-    times = (np.arange(acq.nt) + 1) * dt
-    errors = []
-    for k, r in enumerate(offsets):
-        u = _green_2d(r, times, vel, f, t0)
-        errors.append(float(np.linalg.norm(p[:, k] - u) / np.linalg.norm(u)))
-    return errors
-
-
 def test_constant_velocity_matches_2d_greens_function_and_converges():
-    coarse = _analytic_errors(1)  # dx = 10 m, dt = 1 ms: ~2 % and ~4 % (100 m and 200 m offset)
-    fine = _analytic_errors(2)  # dx = 5 m, dt = 0.5 ms: ~0.1 %
+    # derivation of the source scaling and time alignment: fwilab.physics.validation.analytic_traces
+    coarse = analytic_traces(1)["errors"]  # dx = 10 m, dt = 1 ms: ~2 % and ~4 % (100 m and 200 m offset)
+    fine = analytic_traces(2)["errors"]  # dx = 5 m, dt = 0.5 ms: ~0.1 %
     assert max(coarse) < 0.05, coarse
     # 2nd order in time / 4th in space: halving both must cut the error at least 4×
     for c, f in zip(coarse, fine):
@@ -318,39 +274,14 @@ def test_leapfrog_step_is_the_written_update():
 # --------------------------------------------------------------------------- independent reference
 
 def test_deepwave_agrees_in_the_early_window():
-    """deepwave 0.1.0 (its own code, 4th order, PML) on a layered model.
-
-    deepwave injects −v²dt²·a for source amplitude a, so a = −w matches our (v·dt)²·w; it records
-    the field *before* the step that injects sample t, so our sample n is its sample n + 1. Its time
-    step is not sub-sampled here (step_ratio 1). The early window ends before the waves have crossed
-    the 70-cell-wide model and come back from its absorbing sides.
-    """
-    deepwave = pytest.importorskip("deepwave")
-    acq = Acquisition(nz=60, nx=60, dx=10.0, nt=600, dt=1e-3, f=15.0, source_x=(10, 30, 50), source_z=1,
-                      receiver_x=tuple(range(60)), receiver_z=1, nbc=60)
-    v = torch.full((60, 60), 1800.0, dtype=torch.float64)
-    v[15:], v[35:], v[50:] = 2500.0, 3200.0, 4000.0
-    ours = forward_model(v[None, None], acq)[0]  # [shot, time, receiver]
-    S, R = acq.n_shots, acq.n_receivers
-    src = torch.zeros(S, 1, 2, dtype=torch.long)
-    src[:, 0, 0], src[:, 0, 1] = acq.source_z, torch.tensor(acq.source_x)
-    rec = torch.zeros(S, R, 2, dtype=torch.long)
-    rec[:, :, 0], rec[:, :, 1] = acq.receiver_z, torch.arange(R)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = deepwave.scalar(v, acq.dx, acq.dt, source_amplitudes=-acq.wavelet(torch.float64).repeat(S, 1, 1),
-                              source_locations=src, receiver_locations=rec, accuracy=4, pml_width=20,
-                              pml_freq=acq.f)
-    assert out.info.step_ratio == 1
-    theirs = out.receiver_amplitudes.transpose(1, 2)  # [shot, time, receiver]
-    window = 300  # 0.3 s
-    x, y = ours[:, :window - 1], theirs[:, 1:window]
-    ncc = (x * y).sum() / (x.norm() * y.norm())
-    rel = (x - y).norm() / y.norm()
-    assert ncc > 0.999, ncc
-    assert rel < 0.02, rel  # measured 0.3 %: the two absorbing boundaries differ near the surface
+    """deepwave 0.1.0 on a layered model (the set-up and conventions: fwilab.physics.validation)."""
+    pytest.importorskip("deepwave")
+    d = deepwave_comparison()
+    assert d["step_ratio"] == 1
+    assert d["ncc"] > 0.999, d["ncc"]
+    assert d["rel"] < 0.02, d["rel"]  # measured 0.3 %: the two absorbing boundaries differ near the surface
     # unshifted, the traces disagree far more (~10 %): the one-sample convention is what is checked
-    assert (ours[:, :window] - theirs[:, :window]).norm() / y.norm() > 10 * rel
+    assert d["rel_unshifted"] > 10 * d["rel"]
 
 
 # --------------------------------------------------------------------------- OpenFWI amplitude regime

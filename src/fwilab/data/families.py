@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 # OpenFWI: velocity range 1500-4500 m/s for all ten families (FACTS.md section 1).
 V_MIN = 1500.0

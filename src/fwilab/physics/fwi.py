@@ -127,7 +127,7 @@ def fwi(seismic_obs: torch.Tensor, v_init: torch.Tensor, acquisition: Acquisitio
     Memory: the reference solver keeps every time step for the backward pass (see
     :mod:`fwilab.physics.solver`), so this is meant for small grids or few models at a time.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if seismic_obs.dim() != 4 or tuple(seismic_obs.shape[1:]) != acquisition.seismic_shape:
         raise ValueError(

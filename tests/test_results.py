@@ -75,3 +75,25 @@ def test_json_is_plain(tmp_path):
     d = save_artifact(art, tmp_path)
     blob = json.loads((d / results.ARTIFACT_JSON).read_text())
     assert blob["metrics"]["f"] == 1.5 and blob["metrics"]["i"] == 2
+
+
+def test_pieces_run_once_and_resume(tmp_path):
+    from fwilab.results import piece_path, run_piece
+
+    cfg = ToyConfig.preset("smoke", results_dir=str(tmp_path))
+    calls = []
+
+    def compute(i):
+        def f():
+            calls.append(i)
+            return {"i": i}, {"a": np.full(3, i)}
+        return f
+    m, a = run_piece(cfg, "run-0", compute(0), log=lambda s: None)
+    m2, a2 = run_piece(cfg, "run-0", compute(0), log=lambda s: None)
+    assert calls == [0] and m2["i"] == 0 and np.array_equal(a2["a"], np.zeros(3))
+    assert "piece_wall_s" in m2
+    # a different config (hash) does not reuse the piece; recompute forces it
+    run_piece(ToyConfig.preset("smoke", n=9, results_dir=str(tmp_path)), "run-0", compute(1), log=lambda s: None)
+    run_piece(ToyConfig.preset("smoke", results_dir=str(tmp_path), recompute=True), "run-0", compute(2), log=lambda s: None)
+    assert calls == [0, 1, 2]
+    assert piece_path(cfg, "run-0").parent.name == "pieces"

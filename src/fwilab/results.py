@@ -208,3 +208,33 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
     save_artifact(artifact, config.results_dir)
     log(f"computed {config.CHAPTER}/{config.profile} in {wall:.1f} s; saved under {config.results_dir}")
     return artifact
+
+
+def piece_path(config: ExperimentConfig, name: str) -> Path:
+    """Where one resumable piece of a chapter run (e.g. one training run) keeps its result."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return artifact_dir(config.results_dir, config.CHAPTER, config.profile) / "pieces" / f"{safe}-{config.config_hash}.npz"
+
+
+def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[dict[str, Any], dict[str, np.ndarray]]],
+              log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Run one piece of a chapter (``compute() -> (metrics, arrays)``) once; later calls load it.
+
+    A long chapter is a sequence of pieces (one per family, seed and model), each saved atomically when
+    it finishes, so an interrupted run resumes at the first missing piece. Pieces are keyed by the
+    chapter's config hash, so a changed config recomputes them; ``config.recompute`` does too.
+    """
+    path = piece_path(config, name)
+    if path.exists() and not config.recompute:
+        with np.load(path, allow_pickle=False) as z:
+            metrics = json.loads(str(z["__metrics__"]))
+            arrays = {k: z[k] for k in z.files if k != "__metrics__"}
+        log(f"  piece {name}: loaded")
+        return metrics, arrays
+    t0 = time.perf_counter()
+    metrics, arrays = compute()
+    metrics = {**metrics, "piece_wall_s": round(time.perf_counter() - t0, 3)}
+    blob = json.dumps(metrics, default=_default, allow_nan=True)
+    atomic_save_npz(path, {**arrays, "__metrics__": np.array(blob)})
+    log(f"  piece {name}: computed in {metrics['piece_wall_s']:.1f} s")
+    return metrics, arrays

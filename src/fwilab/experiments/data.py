@@ -65,7 +65,7 @@ class DataConfig(ExperimentConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(nt=300, nbc=30, n_real=4, n_generated=1, n_stats=100, bench_batches=(1,), bench_nt=20),
-        "cpu": dict(n_real=48, n_generated=4, n_stats=500, bench_batches=(1, 4), bench_nt=100),
+        "cpu": dict(n_real=200, n_generated=8, n_stats=500, bench_batches=(1, 4, 16), bench_nt=100),
         "full": dict(n_real=500, n_generated=64, n_stats=6000, bench_batches=(1, 16, 64, 128), bench_nt=1000),
     }
 

@@ -94,7 +94,7 @@ def soft_band_masks(r: torch.Tensor, centres: torch.Tensor, sharpness: float = B
     """Soft radial masks ``M_b(r) = exp(−s (r − c_b)²)``: ``[n_bands, H, W]`` (not normalised).
 
     As released they do not sum to one: for three centres (0, ½, 1) and s = 20 the sum
-    ``S(r) = Σ_b M_b(r)`` runs from 0.57 (at r = ¼, ¾) to 1.007 (at r = 0). Summing the soft
+    ``S(r) = Σ_b M_b(r)`` runs from 0.57 (at r = ¼, ¾) to 1.013 (at r = ½). Summing the soft
     bands therefore gives the input filtered by ``S(r)``, not the input itself.
     """
     if not sharpness >= 0:

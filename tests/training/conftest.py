@@ -6,11 +6,13 @@ from torch import nn
 
 
 def make_regression(n=256, n_in=6, n_out=3, noise=0.05, seed=0):
-    """y = x·W + b + noise: a linear map the fit loop must recover (analytic optimum by lstsq)."""
+    """y = x·W + b + noise: a linear map the fit loop must recover (analytic optimum by lstsq).
+    W and b are fixed; ``seed`` draws the samples (so seed=1 gives a validation set of the same map)."""
+    gm = torch.Generator().manual_seed(1234)
+    w = torch.randn(n_in, n_out, generator=gm)
+    b = torch.randn(n_out, generator=gm)
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, n_in, generator=g)
-    w = torch.randn(n_in, n_out, generator=g)
-    b = torch.randn(n_out, generator=g)
     y = x @ w + b + noise * torch.randn(n, n_out, generator=g)
     return torch.utils.data.TensorDataset(x, y)
 
@@ -37,3 +39,13 @@ def mlp():
         torch.manual_seed(seed)
         return DropoutMLP(**kw)
     return build
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from intra-op threads, and OpenMP threads waiting on a busy
+    2-core machine cost milliseconds per op; one thread also keeps runs bitwise comparable."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -101,13 +101,15 @@ def _scan(folder: Path, pattern: re.Pattern) -> dict[tuple[int, ...], Path]:
     return found
 
 
-def _pair_up(seismic: dict, model: dict, layout: str) -> list[FilePair]:
+def _pair_up(seismic: dict, model: dict, layout: str, generated: bool = False) -> list[FilePair]:
     lonely_seismic = sorted(set(seismic) - set(model))
     if lonely_seismic:
         names = ", ".join(str(seismic[k]) for k in lonely_seismic)
         raise ValueError(f"seismic file(s) without their velocity file: {names}")
     lonely_model = sorted(set(model) - set(seismic))
-    if lonely_model:
+    # write_pair writes the velocity file first, so an interrupted generator may leave one alone;
+    # in a generated folder the metadata check names the missing seismic file instead
+    if lonely_model and not generated:
         names = ", ".join(str(model[k]) for k in lonely_model)
         raise ValueError(f"velocity file(s) without their seismic file: {names}")
     return [FilePair(seismic[k], model[k], layout, k) for k in sorted(seismic)]
@@ -117,15 +119,17 @@ def find_pairs(root: str | os.PathLike) -> list[FilePair]:
     """All file pairs under ``root`` in either layout, ordered by file number (see module docstring).
 
     Raises ``FileNotFoundError`` if ``root`` is not a folder and ``ValueError`` if it holds no pair,
-    or a seismic file lacks its velocity file (or the reverse), naming the files.
+    or a seismic file lacks its velocity file (or the reverse, except in a generated folder, where
+    an interrupted :func:`write_pair` may leave a velocity file alone), naming the files.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"OpenFWI dataset folder {root} does not exist")
     pairs: list[FilePair] = []
+    generated = (root / METADATA_NAME).exists()
     # Vel/Style layout: data/ + model/ sub-folders, or the files directly in the root
     for sdir, mdir in ((root / "data", root / "model"), (root, root)):
-        pairs += _pair_up(_scan(sdir, _VEL_SEISMIC), _scan(mdir, _VEL_MODEL), "vel")
+        pairs += _pair_up(_scan(sdir, _VEL_SEISMIC), _scan(mdir, _VEL_MODEL), "vel", generated)
     pairs += _pair_up(_scan(root, _FAULT_SEISMIC), _scan(root, _FAULT_MODEL), "fault")
     keys = [(p.layout, p.key) for p in pairs]
     if len(set(keys)) != len(keys):
@@ -271,6 +275,19 @@ def _select_files(pairs: list[FilePair], files: Iterable[int | str | os.PathLike
     return chosen
 
 
+def _check_generated_complete(root: Path, pairs: list[FilePair], metadata: dict | None) -> None:
+    """A generated dataset must hold every file its metadata promises (else a rerun finishes it)."""
+    if metadata is None or metadata.get("layout") != "vel":
+        return
+    n, per_file = int(metadata.get("n", 0)), int(metadata.get("samples_per_file", SAMPLES_PER_FILE))
+    present = {p.key[0] for p in pairs if p.layout == "vel"}
+    missing = [i for i in range(1, -(-n // per_file) + 1) if i not in present]
+    if missing:
+        names = ", ".join(f"data{i}.npy" for i in missing)
+        raise ValueError(f"generated dataset {root} is incomplete: {names} missing (of {n} samples); "
+                         f"rerun generate_dataset with the same arguments to finish it")
+
+
 class OpenFWIDataset(Dataset):
     """(seismic, velocity) pairs of an OpenFWI-layout folder, memory-mapped and read lazily.
 
@@ -307,6 +324,7 @@ class OpenFWIDataset(Dataset):
         self.metadata = read_metadata(self.root)
         self.family = _infer_family(self.root, family, self.metadata)
         self.split = split
+        _check_generated_complete(self.root, pairs, self.metadata)
         if files is not None:
             pairs = _select_files(pairs, files)
         elif split != "all":

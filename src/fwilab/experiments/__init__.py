@@ -13,6 +13,7 @@ from typing import Any
 #: chapter name -> module under fwilab.experiments (imported lazily: each pulls in heavy deps)
 EXPERIMENTS: dict[str, str] = {
     "data": "fwilab.experiments.data",
+    "baselines": "fwilab.experiments.baselines",
 }
 
 

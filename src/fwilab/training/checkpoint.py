@@ -90,7 +90,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
     n = state["numpy"]
     np.random.set_state({
         "bit_generator": n["bit_generator"],
-        "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
+        "state": {"key": n["key"].cpu().numpy().astype(np.uint32), "pos": n["pos"]},
         "has_gauss": n["has_gauss"],
         "gauss": n["gauss"],
     })

@@ -303,7 +303,7 @@ class AdversarialStep:
     penalty's double backward is more robust without reduced precision).
 
     Under DDP the critic is kept out of DDP's hooks: its gradients are averaged over ranks by
-    hand and its BatchNorm buffers are broadcast from rank 0 after each step, so ranks stay equal.
+    hand and its BatchNorm buffers are broadcast from rank 0 after each batch, so ranks stay equal.
 
     Logs ``critic_loss`` (+ its terms) every batch; ``loss``, ``pixel``, ``adversarial`` (+ the
     pixel loss's parts) on generator batches.
@@ -359,11 +359,11 @@ class AdversarialStep:
             torch.nn.utils.clip_grad_norm_(self.critic.parameters(), self.critic_grad_clip)
         self.critic_scaler.step(self.critic_optimizer)
         self.critic_scaler.update()
-        ctx.dist.broadcast_buffers(self.critic)
         self.critic_steps += 1
         out: dict[str, torch.Tensor] = {"critic_loss": d_loss.detach(),
                                         **{f"critic_{k}": v for k, v in d_parts.items()}}
         if not generator_turn:
+            ctx.dist.broadcast_buffers(self.critic)
             return out
 
         # generator update through the (just updated, frozen) critic
@@ -380,6 +380,7 @@ class AdversarialStep:
         finally:
             for p, f in zip(self.critic.parameters(), flags):
                 p.requires_grad_(f)
+        ctx.dist.broadcast_buffers(self.critic)  # BatchNorm statistics moved in both passes
         self.generator_steps += 1
         out.update(loss=total.detach(), pixel=pixel.detach(), adversarial=adv.detach(), **parts)
         if norm is not None:
@@ -656,7 +657,7 @@ def _provenance(device: torch.device, dist: DistributedContext) -> dict[str, Any
     from fwilab.results import git_state
     git = git_state()
     return {"git_commit": git["commit"], "git_dirty": git["dirty"], "device": str(device),
-            "device_name": device_name(device), "torch": torch.__version__, "world_size": dist.world_size}
+            "device_name": device_name(device), "torch": str(torch.__version__), "world_size": dist.world_size}
 
 
 def _evaluate(module: nn.Module, stream: BatchStream, batches: Sequence[np.ndarray], loss: Callable,
@@ -688,7 +689,9 @@ def _build_context(model: nn.Module, loss: Callable, *, device: torch.device, lr
     model.to(device)
     if cl:
         model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+    # on CUDA the fused kernel: one launch for all parameters, same update rule
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay,
+                                  fused=device.type == "cuda" or None)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     return StepContext(model=model, module=model, optimizer=optimizer, loss=loss, device=device,
                        amp_dtype=amp_dtype, scaler=scaler, grad_clip=grad_clip, channels_last=cl, dist=dist)
@@ -723,7 +726,7 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
         step: the per-batch update (default :class:`SupervisedStep`).
         metrics: extra validation metrics ``{name: fn(pred, y) -> batch mean}``; curves
             ``val_<name>``, sample-weighted over the validation set.
-        callbacks: called as ``callback(record)`` after each epoch's checkpoint, with that
+        callbacks: called on every rank as ``callback(record)`` after each epoch's checkpoint, with that
             epoch's curve entries; raising (e.g. ``KeyboardInterrupt``) stops the run there.
         resume: continue from ``<checkpoint_dir>/last.pt`` if it exists (else start fresh).
         meta: JSON-able description of the experiment, stored in every checkpoint.

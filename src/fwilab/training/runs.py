@@ -1,0 +1,67 @@
+"""One training run as a chapter piece: fit on the train split, select on validation, score the test split.
+
+Every learned-inversion chapter (baselines, InvLINT, SPAMoE) calls :func:`train_and_evaluate`, so
+all models are trained by the same loop and scored by the same metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..metrics import evaluate
+from .fit import FitConfig, TrainStep, fit
+
+
+@torch.no_grad()
+def predict(model: nn.Module, data: Dataset, batch_size: int = 32, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Predictions of ``model`` (eval mode) on every sample of ``data``, on the CPU, [n, 1, nz, nx]."""
+    model.eval()
+    out = []
+    for i in range(0, len(data), batch_size):
+        x = torch.stack([data[j][0] for j in range(i, min(i + batch_size, len(data)))]).to(device)
+        out.append(model(x).float().cpu())
+    return torch.cat(out)
+
+
+def train_and_evaluate(model: nn.Module, train: Dataset, val: Dataset, test: Dataset, *, loss: Callable,
+                       config: FitConfig, step: TrainStep | None = None, keep_predictions: int = 4,
+                       log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Fit ``model`` (resuming from ``config.checkpoint_dir`` if it holds a run), restore the best
+    validation epoch, and evaluate it on ``test``.
+
+    Returns:
+        ``(metrics, arrays)``: test metrics (normalised and m/s: MAE, RMSE, SSIM, PSNR; per-sample
+        MAE too), the best epoch, training time and throughput; arrays hold the learning curves
+        (``curve_*``) and the first ``keep_predictions`` test predictions (normalised).
+    """
+    t0 = time.perf_counter()
+    result = fit(model, train, val, loss=loss, config=config, step=step,
+                 resume=config.checkpoint_dir is not None)
+    train_s = time.perf_counter() - t0
+    if result.best_state is not None:
+        model.load_state_dict(result.best_state)
+    device = next(model.parameters()).device
+    t1 = time.perf_counter()
+    pred = predict(model, test, device=device)
+    infer_s = (time.perf_counter() - t1) / max(len(test), 1)
+    target = torch.stack([test[j][1] for j in range(len(test))]).float()
+    scores = evaluate(pred, target)
+    per_sample = evaluate(pred, target, reduction="none")
+    metrics = {k: float(v) for k, v in scores.items()}
+    metrics.update({
+        "best_epoch": result.best_epoch, "epochs": result.epochs, "train_s": round(train_s, 2),
+        "inference_s_per_sample": infer_s,
+        "samples_per_s": float(np.nanmean(result.curves.get("samples_per_s", [np.nan]))),
+    })
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in result.arrays().items()}
+    arrays["test_mae_per_sample"] = np.asarray(per_sample["mae"].cpu(), dtype=np.float64)
+    if keep_predictions:
+        arrays["predictions"] = pred[:keep_predictions].numpy().astype(np.float32)
+    log(f"    test MAE {metrics['mae']:.4f} (normalised), best epoch {metrics['best_epoch']}, {train_s:.0f} s")
+    return metrics, arrays

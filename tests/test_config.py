@@ -61,3 +61,13 @@ def test_cuda_request_without_gpu_is_refused():
             resolve_device("cuda")
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cpu", "cuda")
+
+
+def test_piece_hash_ignores_scope_fields_only():
+    @dataclass(frozen=True)
+    class Scoped(ToyConfig):
+        SCOPE_FIELDS: ClassVar[frozenset] = frozenset({"families"})
+
+    a, b = Scoped.preset("smoke", families=("a",)), Scoped.preset("smoke", families=("a", "b"))
+    assert a.piece_hash == b.piece_hash and a.config_hash != b.config_hash
+    assert a.piece_hash != Scoped.preset("smoke", n=5).piece_hash

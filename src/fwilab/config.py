@@ -85,6 +85,9 @@ class ExperimentConfig:
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
     CHAPTER: ClassVar[str] = ""
+    #: fields that choose *which* pieces a run has (families, number of seeds), not how each piece is
+    #: computed: left out of :attr:`piece_hash`, so adding a family reuses the pieces already done
+    SCOPE_FIELDS: ClassVar[frozenset[str]] = frozenset()
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -120,6 +123,13 @@ class ExperimentConfig:
     @property
     def config_hash(self) -> str:
         blob = json.dumps({"chapter": self.CHAPTER, **self.identity()}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def piece_hash(self) -> str:
+        """Hash of what one piece computes: the config less execution and scope fields."""
+        ident = {k: v for k, v in self.identity().items() if k not in self.SCOPE_FIELDS}
+        blob = json.dumps({"chapter": self.CHAPTER, **ident}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property

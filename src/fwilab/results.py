@@ -213,7 +213,7 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
 def piece_path(config: ExperimentConfig, name: str) -> Path:
     """Where one resumable piece of a chapter run (e.g. one training run) keeps its result."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-    return artifact_dir(config.results_dir, config.CHAPTER, config.profile) / "pieces" / f"{safe}-{config.config_hash}.npz"
+    return artifact_dir(config.results_dir, config.CHAPTER, config.profile) / "pieces" / f"{safe}-{config.piece_hash}.npz"
 
 
 def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[dict[str, Any], dict[str, np.ndarray]]],
@@ -222,7 +222,9 @@ def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[d
 
     A long chapter is a sequence of pieces (one per family, seed and model), each saved atomically when
     it finishes, so an interrupted run resumes at the first missing piece. Pieces are keyed by the
-    chapter's config hash, so a changed config recomputes them; ``config.recompute`` does too.
+    chapter's piece hash (the config less the fields that only choose which pieces run, such as the
+    families), so a changed config recomputes them but adding a family does not; ``config.recompute``
+    recomputes them too.
     """
     path = piece_path(config, name)
     if path.exists() and not config.recompute:

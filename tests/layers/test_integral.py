@@ -19,17 +19,20 @@ from fwilab.physics.acquisition import OPENFWI
 # A small test geometry: 3 shots × 200 time steps × 20 receivers → 20×20 map.
 SMALL = OPENFWI.replace(nz=20, nx=20, nt=200, source_x=(0, 10, 19), receiver_x=tuple(range(20)))
 
-# Independent statement of every encoder kernel Φ_n(x, t) (t, x in [0, 1]), from the paper's tables.
+# Independent statement of every encoder kernel Φ_n(x, t) (t, x in [0, 1]), from the paper's tables;
+# `span` is xmax − xmin in the unit of the receiver positions.
 PHI = {
-    "sin": lambda n, x, t: np.sin(n * np.pi * t) * np.ones_like(x),
+    "sin": lambda n, x, t: np.sin(n * np.pi * t) * np.ones_like(x) / SPAN,
     "sin_sin": lambda n, x, t: np.sin(n * np.pi * t) * np.sin(n * np.pi * x),
     "sin_cos": lambda n, x, t: np.sin(n * np.pi * t) * np.cos(n * np.pi * x),
     "cos_sin": lambda n, x, t: np.cos(n * np.pi * t) * np.sin(n * np.pi * x),
     "sin_sum": lambda n, x, t: np.sin(n * np.pi * (x + t)),
     "sin_plus": lambda n, x, t: np.sin(n * np.pi * t) + np.sin(n * np.pi * x),
-    "cos": lambda n, x, t: np.cos(n * np.pi * t) * np.ones_like(x),
-    "fourier": lambda n, x, t: np.exp(-2j * np.pi * n * t) * np.ones_like(x),
+    "cos": lambda n, x, t: np.cos(n * np.pi * t) * np.ones_like(x) / SPAN,
+    "fourier": lambda n, x, t: np.exp(-2j * np.pi * n * t) * np.ones_like(x) / SPAN,
 }
+RECEIVERS = np.array([0.0, 1.0, 3.0, 4.0, 7.0, 11.0])    # uneven spacing → uneven trapezoid weights
+SPAN = RECEIVERS[-1] - RECEIVERS[0]
 
 
 def test_every_table_kernel_has_a_reference():
@@ -56,10 +59,10 @@ def test_sine_transform_picks_the_frequency_of_each_shot():
     U = tr(u).reshape(SMALL.n_shots, n_kernels)
     for s, k in enumerate(ks):
         assert int(U[s].abs().argmax()) == k - 1          # n = k (kernels start at n = 1)
-        # discrete orthogonality (DST-I on t_i = i/(nt−1)): Σ sin(kπt) sin(nπt) Δt = δ_kn / 2
-        assert U[s, k - 1].item() == pytest.approx(0.5, abs=1e-12)
+        # discrete orthogonality (DST-I on t_i = i/(nt−1), dt = 1 sample): Σ sin(kπt) sin(nπt) = δ_kn (nt−1)/2
+        assert U[s, k - 1].item() == pytest.approx((SMALL.nt - 1) / 2, rel=1e-12)
         others = torch.cat([U[s, :k - 1], U[s, k:]])
-        assert others.abs().max() < 1e-12
+        assert others.abs().max() < 1e-10
 
 
 def test_sine_kernels_alias_beyond_the_nyquist_index():
@@ -74,19 +77,19 @@ def test_sine_kernels_alias_beyond_the_nyquist_index():
 @pytest.mark.parametrize("kernel", list(ENCODER_KERNELS))
 def test_fast_transform_matches_brute_force_quadrature(kernel):
     nt, n_kernels = 40, 12
-    receivers = np.array([0.0, 1.0, 3.0, 4.0, 7.0, 11.0])    # uneven spacing → uneven trapezoid weights
+    receivers = RECEIVERS
     rng = np.random.default_rng(0)
     u = rng.standard_normal((2, 3, nt, receivers.size))
     tr = SeismicIntegralTransform(n_kernels, nt, receivers, kernel, n_shots=3, dtype=torch.float64)
     got = tr(torch.from_numpy(u)).numpy().reshape(2, 3, n_kernels)
 
     t = np.arange(nt) / (nt - 1)
-    x = (receivers - receivers[0]) / (receivers[-1] - receivers[0])
-    w_t = np.full(nt, 1 / (nt - 1))
-    w_t[[0, -1]] /= 2
-    w_x = np.zeros(x.size)
-    w_x[:-1] += np.diff(x) / 2
-    w_x[1:] += np.diff(x) / 2
+    x = (receivers - receivers[0]) / SPAN
+    w_t = np.ones(nt)                                   # dt = one sample, trapezoid ends
+    w_t[[0, -1]] = 0.5
+    w_x = np.zeros(x.size)                              # dx in receiver-position units
+    w_x[:-1] += np.diff(receivers) / 2
+    w_x[1:] += np.diff(receivers) / 2
     T, X = np.meshgrid(t, x, indexing="ij")
     ref = np.empty_like(got)
     for n in range(1, n_kernels + 1):

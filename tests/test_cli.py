@@ -39,3 +39,21 @@ def test_unknown_profile_is_rejected_by_argparse():
 def test_claims_on_empty_folder(tmp_path, capsys):
     assert main(["claims", "--results-dir", str(tmp_path)]) == 0
     assert "no claims" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_data_generate_writes_openfwi_layout_and_resumes(tmp_path):
+    import numpy as np
+
+    out = tmp_path / "ds"
+    args = ["data", "generate", "--family", "flatvel-a", "--n", "2", "--out", str(out), "--samples-per-file", "1",
+            "--quiet", "--device", "cpu"]
+    assert main(args) == 0
+    seis, model = np.load(out / "data" / "data1.npy"), np.load(out / "model" / "model1.npy")
+    assert seis.shape == (1, 5, 1000, 70) and seis.dtype == np.float32
+    assert model.shape == (1, 1, 70, 70) and 1500 <= model.min() and model.max() <= 4500
+    first = (out / "data" / "data2.npy").read_bytes()
+    (out / "data" / "data2.npy").unlink()
+    assert main(args) == 0  # resumes: regenerates only the missing file, identically
+    assert (out / "data" / "data2.npy").read_bytes() == first
+    assert main(["data", "generate", "--family", "curvevel-a", "--n", "2", "--out", str(out), "--quiet"]) == 2

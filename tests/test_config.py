@@ -71,3 +71,7 @@ def test_piece_hash_ignores_scope_fields_only():
     a, b = Scoped.preset("smoke", families=("a",)), Scoped.preset("smoke", families=("a", "b"))
     assert a.piece_hash == b.piece_hash and a.config_hash != b.config_hash
     assert a.piece_hash != Scoped.preset("smoke", n=5).piece_hash
+
+
+def test_a_single_string_for_a_tuple_field_is_one_element():
+    assert ToyConfig.preset("smoke", families="flatvel-a").families == ("flatvel-a",)

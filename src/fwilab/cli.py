@@ -73,7 +73,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     report, path = run_benchmark(args.what, device=args.device, batch_sizes=args.batches,
                                  results_dir=args.results_dir)
-    print(json.dumps(report, indent=1, default=str))
+    for row in report["rows"]:
+        print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
     print(f"written to {path}")
     return 0
 
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_cmd_data_generate)
 
     b = sub.add_parser("bench", help="speed benchmarks (make bench)")
-    b.add_argument("what", choices=["forward"])
+    b.add_argument("what", choices=["forward", "train"], help="forward modelling, or InversionNet training")
     b.add_argument("--device", default="auto")
     b.add_argument("--batches", type=int, nargs="*", default=None)
     b.add_argument("--results-dir", default="results")

@@ -109,8 +109,11 @@ class ExperimentConfig:
             raise ValueError(f"{cls.__name__} has no parameter(s) {unknown}; known: {sorted(known)}")
         values = dict(cls.PRESETS.get(profile, {}))
         values.update({k: v for k, v in overrides.items() if v is not None})
-        # lists from papermill/JSON become tuples so the config stays hashable and frozen
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        # lists from papermill/JSON become tuples so the config stays hashable and frozen; a single
+        # string given for a tuple field (``--set families=flatvel-a``) is a tuple of one
+        tuple_fields = {f.name for f in fields(cls) if isinstance(f.default, tuple)}
+        values = {k: (v,) if isinstance(v, str) and k in tuple_fields else tuple(v) if isinstance(v, list) else v
+                  for k, v in values.items()}
         return cls(profile=profile, **values)
 
     def to_dict(self) -> dict[str, Any]:

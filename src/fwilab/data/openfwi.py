@@ -24,7 +24,6 @@ import bisect
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -33,6 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..results import atomic_write
 from .normalize import DATA_RANGE, VELOCITY_MAX, VELOCITY_MIN, dataset_name, normalize_seismic, normalize_velocity
 
 #: Samples per file in every OpenFWI dataset (OpenFWI dataset_config.json / dataset.py: file_size = 500).
@@ -206,17 +206,7 @@ def check_pair(seismic: str | os.PathLike, velocity: str | os.PathLike) -> tuple
 
 
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: np.save(fh, array, allow_pickle=False))
 
 
 def write_pair(root: str | os.PathLike, index: int, seismic: np.ndarray, velocity: np.ndarray) -> tuple[Path, Path]:

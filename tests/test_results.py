@@ -97,3 +97,13 @@ def test_pieces_run_once_and_resume(tmp_path):
     run_piece(ToyConfig.preset("smoke", results_dir=str(tmp_path), recompute=True), "run-0", compute(2), log=lambda s: None)
     assert calls == [0, 1, 2]
     assert piece_path(cfg, "run-0").parent.name == "pieces"
+
+
+def test_only_rank_zero_writes(tmp_path, monkeypatch):
+    from fwilab.results import piece_path, run_piece
+
+    monkeypatch.setenv("RANK", "1")
+    cfg = ToyConfig.preset("smoke", results_dir=str(tmp_path))
+    run_or_load(cfg, make_run([]), log=lambda s: None)
+    run_piece(cfg, "p", lambda: ({"x": 1}, {}), log=lambda s: None)
+    assert not (tmp_path / "toy").exists() and not piece_path(cfg, "p").exists()

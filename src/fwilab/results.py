@@ -214,7 +214,8 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
     wall = time.perf_counter() - t0
     artifact.provenance = provenance(config, wall, device)
     artifact.config = config.to_dict()
-    save_artifact(artifact, config.results_dir)
+    if is_main_process():
+        save_artifact(artifact, config.results_dir)
     log(f"computed {config.CHAPTER}/{config.profile} in {wall:.1f} s; saved under {config.results_dir}")
     return artifact
 
@@ -223,6 +224,11 @@ def piece_path(config: ExperimentConfig, name: str) -> Path:
     """Where one resumable piece of a chapter run (e.g. one training run) keeps its result."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
     return artifact_dir(config.results_dir, config.CHAPTER, config.profile) / "pieces" / f"{safe}-{config.piece_hash}.npz"
+
+
+def is_main_process() -> bool:
+    """True outside ``torchrun`` and on its rank 0: only that process writes artifacts and pieces."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[dict[str, Any], dict[str, np.ndarray]]],
@@ -246,6 +252,7 @@ def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[d
     metrics, arrays = compute()
     metrics = {**metrics, "piece_wall_s": round(time.perf_counter() - t0, 3)}
     blob = json.dumps(metrics, default=_default, allow_nan=True)
-    atomic_save_npz(path, {**arrays, "__metrics__": np.array(blob)})
+    if is_main_process():
+        atomic_save_npz(path, {**arrays, "__metrics__": np.array(blob)})
     log(f"  piece {name}: computed in {metrics['piece_wall_s']:.1f} s")
     return metrics, arrays

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from fwilab import __version__
 from fwilab.config import resolve_device

@@ -159,9 +159,10 @@ def fit_linear_map(U, Y, alpha: float = RIDGE_ALPHA, method: str = "auto",
 
     As scikit-learn's ``Ridge(alpha=1)`` — the likely tool behind the paper's "Ridge regression
     ... α = 1" — the intercept is fitted and not penalised, and the features are *not*
-    standardised: the penalty acts on U at the scale the kernels give it (normalised t and x,
-    so ``U_n`` is of the order of the seismic amplitude). Standardising would change what α = 1
-    means, and for aliased sine kernels (n ≥ nt − 1) it would blow up near-zero features.
+    standardised: the penalty acts on U at the scale the kernels give it (sums over time
+    samples, see :mod:`fwilab.layers.integral`, where α = 1 is close to the best held-out fit on
+    FlatVel-like data). Standardising would change what α = 1 means, and would blow up
+    near-constant features (e.g. the zero kernels at n = nt − 1, 2(nt − 1)).
     """
     U, Y = _as_2d_float64(U, "U"), _as_2d_float64(Y, "Y")
     if U.shape[0] != Y.shape[0]:

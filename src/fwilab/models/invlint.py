@@ -32,7 +32,6 @@ import math
 from dataclasses import dataclass
 from typing import Iterable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn

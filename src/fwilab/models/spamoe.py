@@ -382,7 +382,8 @@ class SPAMoELoss:
                 raise ValueError("SPAMoELoss: the model has not run a forward pass yet (model.aux is empty)")
             total = total + aux["aux_loss"]
             parts.update(bound_penalty=aux["bound_penalty"].detach(), load_balance=aux["load_balance"].detach(),
-                         rho_mean=aux["rho"].mean(), bound_active=torch.tensor(aux["bound_active"]))
+                         rho_mean=aux["rho"].mean(),
+                         bound_active=torch.tensor(aux["bound_active"], device=total.device))
         return total, parts
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ all models are trained by the same loop and scored by the same metrics.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -31,9 +31,11 @@ def predict(model: nn.Module, data: Dataset, batch_size: int = 32, device: torch
 
 def train_and_evaluate(model: nn.Module, train: Dataset, val: Dataset, test: Dataset, *, loss: Callable,
                        config: FitConfig, step: TrainStep | None = None, keep_predictions: int = 4,
+                       callbacks: Sequence[Callable[[dict], None]] = (),
                        log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Fit ``model`` (resuming from ``config.checkpoint_dir`` if it holds a run), restore the best
-    validation epoch, and evaluate it on ``test``.
+    validation epoch, and evaluate it on ``test``. ``callbacks`` go to :func:`~fwilab.training.fit.fit`
+    (called after each epoch with its curve record, e.g. to snapshot a model's internal statistics).
 
     Returns:
         ``(metrics, arrays)``: test metrics (normalised and m/s: MAE, RMSE, SSIM, PSNR; per-sample
@@ -41,7 +43,7 @@ def train_and_evaluate(model: nn.Module, train: Dataset, val: Dataset, test: Dat
         (``curve_*``) and the first ``keep_predictions`` test predictions (normalised).
     """
     t0 = time.perf_counter()
-    result = fit(model, train, val, loss=loss, config=config, step=step,
+    result = fit(model, train, val, loss=loss, config=config, step=step, callbacks=callbacks,
                  resume=config.checkpoint_dir is not None)
     train_s = time.perf_counter() - t0
     if result.best_state is not None:

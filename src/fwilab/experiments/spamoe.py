@@ -1,0 +1,270 @@
+"""What the two SPAMoE chapters ("Spectral ablations", "Routing statistics") share.
+
+* :func:`target_energy_ratio` and the definition of the bound ``ρ_min`` (below);
+* :class:`SPAMoEMonitor`: a loss wrapper plus an epoch callback for the shared fit loop that records,
+  while SPAMoE trains, the spectral bound's and the router's statistics from ``model.aux`` — per
+  training batch (ρ, hinge, selection frequency, mean gate) and per epoch on the validation split
+  (every sample's ρ, gates and top-k choice; the band-to-expert matrix; the experts' preferences).
+  It persists them beside the fit checkpoints, so a resumed piece keeps its history;
+* :func:`train_spamoe` / :func:`train_inversionnet`: one training run as a chapter piece, through
+  :func:`~fwilab.training.runs.train_and_evaluate` (same splits, epochs, batch, learning rate and
+  seeds for every model).
+
+The bound
+---------
+SPAMoE's paper says its encoder keeps ``ρ = E_H/E_L`` (high- over low-band spectral energy of the
+encoded maps, :func:`fwilab.layers.spectral.energy_ratio`) above a lower bound, without saying which.
+We take the velocity maps the network must produce as the yardstick::
+
+    ρ_min = bound_factor · median_i ρ(v_i)      (v_i: the family's normalised training targets)
+
+Why: the experts map the encoded maps to a velocity map; if the features carry less high-band energy
+relative to low-band energy than the targets themselves, the operators must create the missing
+detail (the "high-frequency collapse" the paper wants to prevent). Features at least as rich as the
+targets (``bound_factor = 1``) do not force that. The ablation varies the factor (0.5, 1, 2).
+The median over the training split is computed from the data (OpenFWI-like families: ρ ≈ 0.06–0.09).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.utils.data import TensorDataset
+
+from ..config import ExperimentConfig
+from ..layers.spectral import energy_ratio
+from ..models.inversionnet import InversionNet
+from ..models.spamoe import SPAMoE, SPAMoEConfig, SPAMoELoss
+from ..results import artifact_dir, atomic_save_npz
+from ..training.fit import FitConfig
+from ..training.losses import l1
+from ..training.runs import train_and_evaluate
+
+#: SPAMoE abstract (v3): average MAE −44.4 % vs the best official OpenFWI baseline on ten datasets.
+PAPER_MAE_REDUCTION: float = 0.444
+#: an expert that takes more than this share of the samples' first choices has collapsed the mixture
+#: (the issue's "one expert > 90 % of selections").
+COLLAPSE_SHARE: float = 0.9
+
+MONITOR_FILE = "monitor.npz"
+
+
+# --------------------------------------------------------------------------------------------
+# data and the bound
+# --------------------------------------------------------------------------------------------
+
+def head(data: TensorDataset, n: int) -> TensorDataset:
+    """The first ``n`` samples of an in-memory split (a fixed subset: the same for every model)."""
+    x, y = data.tensors
+    if not 1 <= n <= len(x):
+        raise ValueError(f"cannot take {n} samples from a split of {len(x)}")
+    return TensorDataset(x[:n], y[:n])
+
+
+def concat(parts: list[TensorDataset]) -> TensorDataset:
+    return TensorDataset(*(torch.cat([p.tensors[i] for p in parts]) for i in range(2)))
+
+
+def target_energy_ratio(data: TensorDataset) -> np.ndarray:
+    """``ρ = E_H/E_L`` of each target velocity map of ``data`` (normalised ``[n, 1, nz, nx]``): ``[n]``."""
+    return energy_ratio(data.tensors[1].float()).numpy().astype(np.float64)
+
+
+def rho_min_for(data: TensorDataset, bound_factor: float) -> tuple[float, float]:
+    """``(ρ_min, median target ρ)`` for a training split (see the module docstring)."""
+    median = float(np.median(target_energy_ratio(data)))
+    return bound_factor * median, median
+
+
+# --------------------------------------------------------------------------------------------
+# statistics during training
+# --------------------------------------------------------------------------------------------
+
+class SPAMoEMonitor:
+    """SPAMoE's released loss plus what the chapters measure while the shared fit loop trains.
+
+    Use it as the fit loop's loss (it is :class:`~fwilab.models.spamoe.SPAMoELoss` with extra
+    logged parts) and pass :meth:`end_epoch` in ``callbacks``. Logged parts (curves ``train_*`` and
+    ``val_*``): the loss's own (``l1, mse, sobel, fourier, bound_penalty, load_balance, rho_mean,
+    bound_active``), ``hinge_active`` (1 when the batch's hinge is non-zero: its epoch mean is the
+    fraction of batches where the bound acts), ``selection_<expert>`` and ``gate_<expert>``.
+
+    Kept per epoch (:meth:`arrays`): ``batch`` — one row per training batch ``[ρ mean, ρ min, hinge
+    penalty, hinge active, selection frequency (E), mean gate (E)]``; on the validation split, every
+    sample's ``rho [n_val]``, ``gates [n_val, E]``, ``top [n_val, k]``; the router's
+    ``band_mixing [E, E]`` and ``preference [E]``. ``path`` (in the checkpoint folder) persists them
+    atomically after each epoch so a resumed run keeps the epochs already done.
+    """
+
+    def __init__(self, model: SPAMoE, path: str | os.PathLike | None = None):
+        self.model = model
+        self.loss = SPAMoELoss(model)
+        self.experts = tuple(model.config.experts)
+        self.path = Path(path) if path is not None else None
+        self._batches: list[torch.Tensor] = []
+        self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.history: dict[int, dict[str, np.ndarray]] = {}
+        if self.path is not None and self.path.exists():
+            with np.load(self.path, allow_pickle=False) as z:
+                for key in z.files:
+                    epoch, name = key.split("/", 1)
+                    self.history.setdefault(int(epoch), {})[name] = z[key]
+
+    def with_parts(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        total, parts = self.loss.with_parts(pred, target)
+        aux = self.model.aux
+        hinge = (aux["bound_penalty"].detach() > 0).to(total.dtype)
+        parts["hinge_active"] = hinge
+        for e, name in enumerate(self.experts):
+            parts[f"selection_{name}"] = aux["selection_frequency"][e].to(total.dtype)
+            parts[f"gate_{name}"] = aux["mean_gate"][e].to(total.dtype)
+        rho = aux["rho"].float()
+        if self.model.training:
+            self._batches.append(torch.cat([
+                torch.stack([rho.mean(), rho.min(), aux["bound_penalty"].detach().float(), hinge.float()]),
+                aux["selection_frequency"].float(), aux["mean_gate"].float()]))
+        else:
+            self._val.append((rho, aux["gates"].float(), aux["top_indices"]))
+        return total, parts
+
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.with_parts(pred, target)[0]
+
+    def end_epoch(self, record: dict) -> None:
+        """Fit callback: snapshot this epoch's statistics (and save them)."""
+        epoch = int(record["epoch"])
+        e = len(self.experts)
+        snap = {"batch": (torch.stack(self._batches).cpu().numpy() if self._batches
+                          else np.zeros((0, 4 + 2 * e)))}
+        if self._val:
+            snap["rho"] = torch.cat([v[0] for v in self._val]).cpu().numpy()
+            snap["gates"] = torch.cat([v[1] for v in self._val]).cpu().numpy()
+            snap["top"] = torch.cat([v[2] for v in self._val]).cpu().numpy()
+        router = self.model.router
+        with torch.no_grad():
+            snap["band_mixing"] = router.mixing_matrix().float().cpu().numpy()
+            snap["preference"] = router.preference.detach().float().cpu().numpy()
+        self.history[epoch] = snap
+        self._batches, self._val = [], []
+        if self.path is not None:
+            atomic_save_npz(self.path, {f"{ep}/{k}": v for ep, s in self.history.items() for k, v in s.items()})
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Per-epoch statistics stacked over the recorded epochs (``monitor_epoch`` lists them)."""
+        epochs = sorted(self.history)
+        out: dict[str, np.ndarray] = {"monitor_epoch": np.asarray(epochs, dtype=np.int64)}
+        if not epochs:
+            return out
+        batch = [self.history[ep]["batch"] for ep in epochs]
+        out["trace"] = np.concatenate(batch).astype(np.float64)
+        out["trace_epoch"] = np.concatenate([np.full(len(b), ep) for b, ep in zip(batch, epochs)]).astype(np.int64)
+        for key in ("rho", "gates", "top", "band_mixing", "preference"):
+            if all(key in self.history[ep] for ep in epochs):
+                out[f"epoch_{key}"] = np.stack([self.history[ep][key] for ep in epochs])
+        return out
+
+
+@torch.no_grad()
+def routing_on(model: SPAMoE, data: TensorDataset, batch_size: int = 32) -> dict[str, np.ndarray]:
+    """The trained model's ρ ``[n]``, gates ``[n, E]`` and top-k experts ``[n, k]`` on every sample of ``data``."""
+    model.eval()
+    device = next(model.parameters()).device
+    rho, gates, top = [], [], []
+    x_all = data.tensors[0]
+    for i in range(0, len(x_all), batch_size):
+        model(x_all[i:i + batch_size].to(device))
+        rho.append(model.aux["rho"].float().cpu())
+        gates.append(model.aux["gates"].float().cpu())
+        top.append(model.aux["top_indices"].cpu())
+    return {"rho": torch.cat(rho).numpy(), "gates": torch.cat(gates).numpy(), "top": torch.cat(top).numpy()}
+
+
+# --------------------------------------------------------------------------------------------
+# utilisation statistics
+# --------------------------------------------------------------------------------------------
+
+def utilisation(top: np.ndarray, gates: np.ndarray, n_experts: int) -> dict[str, Any]:
+    """Expert utilisation of a set of routing decisions.
+
+    Args:
+        top: ``[n, k]`` selected experts (first = largest gate); gates: ``[n, E]``.
+
+    Returns ``selection`` (share of all n·k selections per expert), ``first_choice`` (share of the
+    samples whose largest gate is each expert), ``mean_gate``, ``entropy`` (of ``first_choice``,
+    normalised by ``log E``: 1 = even, 0 = one expert), ``max_first_choice`` and ``collapsed``
+    (one expert is the first choice of more than :data:`COLLAPSE_SHARE` of the samples). With
+    top-2 of 3 experts no expert can exceed 50 % of all *selections*, so collapse is judged on the
+    first choice.
+    """
+    top = np.asarray(top).reshape(len(top), -1)
+    sel = np.bincount(top.reshape(-1), minlength=n_experts) / max(top.size, 1)
+    first = np.bincount(top[:, 0], minlength=n_experts) / max(len(top), 1)
+    p = first[first > 0]
+    entropy = float(-(p * np.log(p)).sum() / np.log(n_experts)) if n_experts > 1 else 0.0
+    return {"selection": sel.tolist(), "first_choice": first.tolist(),
+            "mean_gate": np.asarray(gates).mean(axis=0).tolist(), "entropy": entropy,
+            "max_first_choice": float(first.max()), "collapsed": bool(first.max() > COLLAPSE_SHARE)}
+
+
+# --------------------------------------------------------------------------------------------
+# one training run as a piece
+# --------------------------------------------------------------------------------------------
+
+def checkpoint_root(config: ExperimentConfig) -> Path:
+    """Checkpoints live beside the artifact but are not committed (see .gitignore)."""
+    return artifact_dir(config.results_dir, config.CHAPTER, config.profile) / "checkpoints" / config.config_hash
+
+
+def train_spamoe(model_config: SPAMoEConfig, fit_config: FitConfig, train: TensorDataset, val: TensorDataset,
+                 test: TensorDataset, checkpoint_dir: Path, *, keep_predictions: int = 2,
+                 log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train one SPAMoE with its monitor; score the best-validation epoch on ``test`` and record its routing."""
+    torch.manual_seed(fit_config.seed)
+    model = SPAMoE(model_config)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    monitor = SPAMoEMonitor(model, checkpoint_dir / MONITOR_FILE)
+    fit_config = fit_config.replace(checkpoint_dir=str(checkpoint_dir))
+    metrics, arrays = train_and_evaluate(model, train, val, test, loss=monitor, config=fit_config,
+                                         callbacks=(monitor.end_epoch,), keep_predictions=keep_predictions, log=log)
+    arrays.update(monitor.arrays())
+    routed = routing_on(model, test)
+    arrays.update({f"test_{k}": v for k, v in routed.items()})
+    metrics["utilisation"] = utilisation(routed["top"], routed["gates"], model_config.n_experts)
+    metrics["test_rho_mean"] = float(np.mean(routed["rho"]))
+    metrics["rho_min"] = model_config.rho_min
+    metrics["experts"] = list(model_config.experts)
+    metrics["parameters"] = sum(p.numel() for p in model.parameters())
+    return metrics, arrays
+
+
+def train_inversionnet(acquisition, width: float, fit_config: FitConfig, train: TensorDataset,
+                       val: TensorDataset, test: TensorDataset, checkpoint_dir: Path, *,
+                       log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """InversionNet with L1 (as in the baselines chapter) on the same data, epochs and seed."""
+    torch.manual_seed(fit_config.seed)
+    model = InversionNet(acquisition=acquisition, width=width)
+    metrics, arrays = train_and_evaluate(model, train, val, test, loss=l1,
+                                         config=fit_config.replace(checkpoint_dir=str(checkpoint_dir)),
+                                         keep_predictions=2, log=log)
+    metrics["parameters"] = sum(p.numel() for p in model.parameters())
+    return metrics, arrays
+
+
+def best_val(arrays: dict[str, np.ndarray], prefix: str, key: str = "curve_val_l1") -> float:
+    """Smallest validation L1 of a run over its epochs (how a single expert is chosen: never on test)."""
+    values = arrays[f"{prefix}/{key}"]
+    return float(np.nanmin(values)) if np.isfinite(values).any() else float("nan")
+
+
+def mean_std(values) -> tuple[float, float]:
+    v = np.asarray(list(values), dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True)

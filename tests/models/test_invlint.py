@@ -230,6 +230,25 @@ def test_fit_encoder_from_a_dataset_matches_the_direct_fit_and_survives_a_state_
     torch.testing.assert_close(fresh(seismic[:2]), model(seismic[:2]))
 
 
+def test_encoder_stays_float32_under_bf16_autocast():
+    """The fit loop autocasts to bf16 on CUDA; the frozen ridge map must not run in bf16."""
+    torch.manual_seed(3)
+    model = InvLINT(SMALL, n_sine=64, n_gauss=16, embed_dim=16)
+    seismic = torch.randn(40, *SMALL.seismic_shape)
+    U = model.transform_seismic(seismic).double()
+    # a map with large cancelling weights, as ridge maps of collinear features have
+    W = torch.randn(16, U.shape[1], dtype=torch.float64) * 50
+    model._set_ridge(fit_linear_map(U, U @ W.T, alpha=1e-6), torch.zeros(16), 1.0)
+    exact = model.encode(seismic)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model.encode(seismic)
+        bf16_product = model.transform_seismic(seismic) @ model.ridge_weight.T   # what autocast would do
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, exact)
+    # and the check can fail: the same product in bf16 is off by far more than float32 round-off
+    assert (bf16_product.float() - exact).abs().max() > 1e-2 * exact.abs().max()
+
+
 def test_model_options_are_checked():
     for bad in (dict(decoder="unet"), dict(target="slowness"), dict(encoder_kernel="cosh"),
                 dict(decoder_kernel="laplace"), dict(output="relu")):

@@ -203,3 +203,17 @@ def test_encoder_pads_openfwi_gathers_to_a_63_by_22_token_grid():
     assert encoder.pad_to_patches(x).shape == (1, 1, 1008, 352)
     torch.testing.assert_close(encoder.pad_to_patches(x)[..., 1000:, :350], x[..., 991:999, :].flip(-2))
     assert encoder(x).shape == (1, 4, 70, 70)
+
+
+def test_state_dict_holds_tensors_only_and_round_trips():
+    # neuralop's experts put a `_metadata` dict at the top of a parent's state dict; the fit loop copies
+    # every entry as a tensor (best state, checkpoints)
+    model = tiny()
+    state = model.state_dict()
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    torch.manual_seed(5)
+    fresh = SPAMoE(model.config)
+    fresh.load_state_dict({k: v.clone() for k, v in state.items()})
+    x = seismic()
+    model.eval(), fresh.eval()
+    torch.testing.assert_close(fresh(x), model(x))

@@ -14,6 +14,8 @@ from typing import Any
 EXPERIMENTS: dict[str, str] = {
     "data": "fwilab.experiments.data",
     "baselines": "fwilab.experiments.baselines",
+    "spectral": "fwilab.experiments.spectral",
+    "routing": "fwilab.experiments.routing",
 }
 
 

@@ -164,25 +164,41 @@ def _velocitygan(config: BaselinesConfig, splits, seed: int) -> tuple[dict, dict
     return train_and_evaluate(generator, splits.train, splits.val, splits.test, loss=pixel, config=fit_cfg, step=step)
 
 
-def _classic_fwi(config: BaselinesConfig, splits) -> tuple[dict, dict]:
-    acq = config.acquisition
-    k = config.fwi_samples
-    v_true = torch.as_tensor(splits.test_velocity_ms[:k], dtype=torch.float32)
-    observed = torch.as_tensor(splits.test_seismic_raw[:k], dtype=torch.float32)
-    v0 = smooth_initial_model(v_true, config.fwi_smooth_cells)
+def classic_fwi(splits, acquisition: Acquisition, *, samples: int, iterations: int,
+                frequencies: tuple[float, ...], smooth_cells: float, progress: bool = True,
+                device: str | torch.device = "cpu") -> tuple[dict, dict]:
+    """Multiscale classic FWI on the first ``samples`` test samples of ``splits``, one at a time.
+
+    The start is the true model smoothed over ``smooth_cells`` cells (Gaussian σ); each sample gets
+    ``iterations`` Adam steps per low-pass band in ``frequencies`` [Hz] (low first). Returns
+    ``(metrics, arrays)``: mean MAE [m/s] of the result and of the start, seconds per sample; the
+    per-sample MAE and the true / start / inverted maps [samples, nz, nx] in m/s. Shared by the
+    baselines and InvLINT chapters.
+    """
+    acq = acquisition
+    k = samples
+    v_true = torch.as_tensor(splits.test_velocity_ms[:k], dtype=torch.float32, device=device)
+    observed = torch.as_tensor(splits.test_seismic_raw[:k], dtype=torch.float32, device=device)
+    v0 = smooth_initial_model(v_true, smooth_cells)
     maes, times, start_maes, inverted = [], [], [], []
     for i in range(k):  # one model at a time: the autograd tape of one OpenFWI sample is ~4 GB
-        res = fwi(observed[i:i + 1], v0[i:i + 1], acq, iterations=config.fwi_iterations,
-                  frequencies=list(config.fwi_frequencies), progress=config.progress)
+        res = fwi(observed[i:i + 1], v0[i:i + 1], acq, iterations=iterations,
+                  frequencies=list(frequencies), progress=progress)
         maes.append(float((res.v - v_true[i:i + 1]).abs().mean()))
         start_maes.append(float((v0[i:i + 1] - v_true[i:i + 1]).abs().mean()))
         times.append(float(res.time_s))
-        inverted.append(res.v[0, 0].numpy())
+        inverted.append(res.v[0, 0].detach().cpu().numpy())
     metrics = {"mae_ms": float(np.mean(maes)), "start_mae_ms": float(np.mean(start_maes)),
                "s_per_sample": float(np.mean(times)), "n": k}
     arrays = {"mae_ms_per_sample": np.asarray(maes), "inverted": np.stack(inverted).astype(np.float32),
-              "start": v0[:, 0].numpy().astype(np.float32), "true": v_true[:, 0].numpy().astype(np.float32)}
+              "start": v0[:, 0].cpu().numpy().astype(np.float32), "true": v_true[:, 0].cpu().numpy().astype(np.float32)}
     return metrics, arrays
+
+
+def _classic_fwi(config: BaselinesConfig, splits) -> tuple[dict, dict]:
+    return classic_fwi(splits, config.acquisition, samples=config.fwi_samples, iterations=config.fwi_iterations,
+                       frequencies=config.fwi_frequencies, smooth_cells=config.fwi_smooth_cells,
+                       progress=config.progress)
 
 
 def _model_costs(config: BaselinesConfig) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from ..data.stats import MATCH_TOLERANCES, compare_statistics, failed_tolerances
 from ..physics import forward_model
 from ..physics.acquisition import OPENFWI, Acquisition
 from ..physics.validation import analytic_comparison, deepwave_comparison
-from ..results import Artifact
+from ..results import Artifact, run_piece
 
 CHAPTER = "data"
 
@@ -129,31 +129,46 @@ def _statistics(config: DataConfig) -> tuple[dict[str, Any], dict[str, np.ndarra
     return out, arrays
 
 
+def _validation() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    metrics: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for name, result in (("analytic", analytic_comparison(refine=True)), ("deepwave", deepwave_comparison())):
+        metrics[name] = {k: v for k, v in result.items() if np.ndim(v) == 0}
+        arrays.update({f"{name}/{k}": np.asarray(v) for k, v in result.items() if np.ndim(v) > 0})
+    return metrics, arrays
+
+
+def _benchmark(config: DataConfig, device: torch.device) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    bench = forward_benchmark(batch_sizes=config.bench_batches, device=str(device), nt=config.bench_nt)
+    bench["rows"] = forward_rows(bench)
+    return {"benchmark": bench}, {}
+
+
 def run(config: DataConfig) -> Artifact:
+    """Four resumable pieces: solver validation, amplitudes (with the gallery), statistics, benchmark.
+
+    The benchmark is its own piece so that it can be remeasured alone on a quiet machine (delete its
+    file under ``pieces/``): timings taken while other work shares the cores are not representative.
+    """
     device = config.torch_device
     torch.manual_seed(config.seed)
     metrics: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
 
-    analytic = analytic_comparison(refine=True)
-    metrics["analytic"] = {k: v for k, v in analytic.items() if np.ndim(v) == 0}
-    arrays.update({f"analytic/{k}": np.asarray(v) for k, v in analytic.items() if np.ndim(v) > 0})
+    def amplitudes() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        rows, gallery = _amplitudes(config, device)
+        return {"amplitudes": rows}, gallery
 
-    dw = deepwave_comparison()
-    metrics["deepwave"] = {k: v for k, v in dw.items() if np.ndim(v) == 0}
-    arrays.update({f"deepwave/{k}": np.asarray(v) for k, v in dw.items() if np.ndim(v) > 0})
+    def statistics() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        stats, stat_arrays = _statistics(config)
+        return {"statistics": stats}, stat_arrays
 
-    rows, gal = _amplitudes(config, device)
-    metrics["amplitudes"] = rows
-    arrays.update(gal)
-
-    stats, stat_arrays = _statistics(config)
-    metrics["statistics"] = stats
-    arrays.update(stat_arrays)
-
-    bench = forward_benchmark(batch_sizes=config.bench_batches, device=str(device), nt=config.bench_nt)
-    bench["rows"] = forward_rows(bench)
-    metrics["benchmark"] = bench
+    for name, compute in (("validation", _validation), ("amplitudes", amplitudes), ("statistics", statistics),
+                          ("benchmark", lambda: _benchmark(config, device))):
+        m, a = run_piece(config, name, compute)
+        m.pop("piece_wall_s", None)
+        metrics.update(m)
+        arrays.update(a)
 
     art = Artifact(chapter=CHAPTER, config=config.to_dict(), provenance={}, metrics=metrics, arrays=arrays)
     art.claims = [c.to_dict() for c in judge_claims(config, metrics)]

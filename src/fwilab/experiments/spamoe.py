@@ -205,7 +205,7 @@ def utilisation(top: np.ndarray, gates: np.ndarray, n_experts: int) -> dict[str,
     sel = np.bincount(top.reshape(-1), minlength=n_experts) / max(top.size, 1)
     first = np.bincount(top[:, 0], minlength=n_experts) / max(len(top), 1)
     p = first[first > 0]
-    entropy = float(-(p * np.log(p)).sum() / np.log(n_experts)) if n_experts > 1 else 0.0
+    entropy = max(0.0, float(-(p * np.log(p)).sum() / np.log(n_experts))) if n_experts > 1 else 0.0
     return {"selection": sel.tolist(), "first_choice": first.tolist(),
             "mean_gate": np.asarray(gates).mean(axis=0).tolist(), "entropy": entropy,
             "max_first_choice": float(first.max()), "collapsed": bool(first.max() > COLLAPSE_SHARE)}

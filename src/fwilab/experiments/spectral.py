@@ -16,7 +16,7 @@ Every SPAMoE run records the bound's and the router's statistics through trainin
 Cost (SPAMoE's ``cpu`` model ≈ 0.11 s per training sample on 2 quiet cores, single experts and top-1
 ≈ 0.05–0.08 s, InversionNet width 0.25 ≈ 0.03 s; validation/test forward ≈ 0.04 s per sample):
 
-* ``smoke``: one family, one seed, 8 samples, 2 epochs, tiny model and survey: ~20 s.
+* ``smoke``: one family, one seed, 4 samples, 2 epochs, tiny model and short records, four ablations: ~15 s.
 * ``cpu``: 3 families × 3 seeds × {SPAMoE, InversionNet, best single} + 10 ablations on CurveVel-A:
   29 SPAMoE-type runs of 64 samples × 4 epochs (≈ 30 s each) + 9 InversionNet runs (≈ 10 s):
   ≈ 15 min, plus the shared 400/50/100 datasets if not cached yet (≈ 5 min for three families).
@@ -112,9 +112,10 @@ class SpectralConfig(ExperimentConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(families=("flatvel-a",), ablation_family="flatvel-a", n_seeds=1, n_train=8, n_val=4,
-                      n_test=4, train_samples=8, val_samples=4, test_samples=4, nt=200, nbc=20,
+                      n_test=4, train_samples=4, val_samples=4, test_samples=4, nt=200, nbc=20,
                       model_size="smoke", inversionnet_width=0.125, epochs=2, batch_size=4, lr=1e-3,
-                      schedule="constant", warmup_epochs=0.0),
+                      schedule="constant", warmup_epochs=0.0,
+                      ablations=("bound-off", "fno-only", "lno-only", "uniform-routing")),
         "cpu": dict(families=("flatvel-a", "curvevel-a", "flatfault-a"), n_seeds=3, n_train=400, n_val=50,
                     n_test=100, train_samples=64, val_samples=16, test_samples=50, model_size="cpu",
                     inversionnet_width=0.25, epochs=4, batch_size=8, lr=5e-4, schedule="constant",

@@ -597,7 +597,11 @@ class InvLINT(nn.Module):
         if not self._fitted:
             raise RuntimeError("InvLINT's linear layer A is not fitted: call fit_encoder(U, Y) or "
                                "fit_encoder_from(dataset) before the forward pass")
-        return self.transform_seismic(seismic) @ self.ridge_weight.T + self.ridge_bias
+        # Always float32, also under bf16/fp16 autocast (the fit loop's default on CUDA): U sums
+        # ~1000 samples and A's rows cancel large terms, so an 8-bit mantissa would wreck Ŷ.
+        with torch.autocast(device_type=seismic.device.type, enabled=False):
+            U = self.transform_seismic(seismic.float())
+            return U @ self.ridge_weight.T + self.ridge_bias
 
     def decode(self, Y: torch.Tensor) -> torch.Tensor:
         """``Y [batch, M]`` (kernel integrals, true or predicted) → ``velocity [batch, 1, nz, nx]``."""

@@ -245,6 +245,18 @@ class SPAMoE(nn.Module):
             for kind in config.experts)
         self.aux: dict[str, Any] = {}
 
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Tensors only. neuralop's experts (``BaseModel``) add a ``_metadata`` dict *at the top level* of
+        a parent's state dict (and warn when a second expert does it again); it is dropped here so
+        the state dict holds tensors only, as checkpoints and best-state copies expect."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Attempting to update metadata")
+            state = super().state_dict(*args, **kwargs)
+        state.pop("_metadata", None)
+        return state
+
     def side_by_side(self, seismic: torch.Tensor) -> torch.Tensor:
         c = self.config
         if seismic.dim() == 4 and tuple(seismic.shape[1:]) == (c.n_shots, c.nt, c.n_receivers):

@@ -198,7 +198,7 @@ def classic_fwi(splits, acquisition: Acquisition, *, samples: int, iterations: i
 def _classic_fwi(config: BaselinesConfig, splits) -> tuple[dict, dict]:
     return classic_fwi(splits, config.acquisition, samples=config.fwi_samples, iterations=config.fwi_iterations,
                        frequencies=config.fwi_frequencies, smooth_cells=config.fwi_smooth_cells,
-                       progress=config.progress)
+                       progress=config.progress, device=config.torch_device)
 
 
 def _model_costs(config: BaselinesConfig) -> dict[str, Any]:

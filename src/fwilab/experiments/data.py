@@ -109,8 +109,9 @@ def _amplitudes(config: DataConfig, device: torch.device) -> tuple[list[dict[str
         if origin == "generated":
             gallery_v.append(v[0, 0])
             gallery_s.append(seis[0, acq.n_shots // 2])
+    # the gallery is a picture: every second time sample in float16 keeps the artifact small
     arrays = {"gallery_velocity": np.stack(gallery_v).astype(np.float32),
-              "gallery_seismic": np.stack(gallery_s).astype(np.float32)}
+              "gallery_seismic": np.stack(gallery_s)[:, ::2].astype(np.float16)}
     return rows, arrays
 
 

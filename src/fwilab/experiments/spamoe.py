@@ -27,7 +27,6 @@ The median over the training split is computed from the data (OpenFWI-like famil
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -264,7 +263,3 @@ def best_val(arrays: dict[str, np.ndarray], prefix: str, key: str = "curve_val_l
 def mean_std(values) -> tuple[float, float]:
     v = np.asarray(list(values), dtype=float)
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True)

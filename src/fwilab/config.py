@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 import torch
 
@@ -131,7 +131,13 @@ class ExperimentConfig:
     @property
     def piece_hash(self) -> str:
         """Hash of what one piece computes: the config less execution and scope fields."""
-        ident = {k: v for k, v in self.identity().items() if k not in self.SCOPE_FIELDS}
+        return self.piece_hash_without(())
+
+    def piece_hash_without(self, unrelated: Iterable[str]) -> str:
+        """:attr:`piece_hash` also leaving out fields a kind of piece does not depend on (e.g. the
+        classic-FWI settings for a training run), so changing them keeps the other pieces."""
+        skip = self.SCOPE_FIELDS | frozenset(unrelated)
+        ident = {k: v for k, v in self.identity().items() if k not in skip}
         blob = json.dumps({"chapter": self.CHAPTER, **ident}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterable
 
 import numpy as np
 import torch
@@ -223,10 +223,11 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
     return artifact
 
 
-def piece_path(config: ExperimentConfig, name: str) -> Path:
+def piece_path(config: ExperimentConfig, name: str, unrelated: Iterable[str] = ()) -> Path:
     """Where one resumable piece of a chapter run (e.g. one training run) keeps its result."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-    return artifact_dir(config.results_dir, config.CHAPTER, config.profile) / "pieces" / f"{safe}-{config.piece_hash}.npz"
+    return (artifact_dir(config.results_dir, config.CHAPTER, config.profile) / "pieces"
+            / f"{safe}-{config.piece_hash_without(unrelated)}.npz")
 
 
 def is_main_process() -> bool:
@@ -235,16 +236,16 @@ def is_main_process() -> bool:
 
 
 def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[dict[str, Any], dict[str, np.ndarray]]],
-              log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+              log: Callable[[str], None] = print, unrelated: Iterable[str] = ()) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Run one piece of a chapter (``compute() -> (metrics, arrays)``) once; later calls load it.
 
     A long chapter is a sequence of pieces (one per family, seed and model), each saved atomically when
     it finishes, so an interrupted run resumes at the first missing piece. Pieces are keyed by the
     chapter's piece hash (the config less the fields that only choose which pieces run, such as the
     families), so a changed config recomputes them but adding a family does not; ``config.recompute``
-    recomputes them too.
+    recomputes them too. ``unrelated`` names config fields this piece does not depend on.
     """
-    path = piece_path(config, name)
+    path = piece_path(config, name, unrelated)
     if path.exists() and not config.recompute:
         with np.load(path, allow_pickle=False) as z:
             metrics = json.loads(str(z["__metrics__"]))

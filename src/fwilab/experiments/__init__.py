@@ -14,6 +14,7 @@ from typing import Any
 EXPERIMENTS: dict[str, str] = {
     "data": "fwilab.experiments.data",
     "baselines": "fwilab.experiments.baselines",
+    "linearity": "fwilab.experiments.linearity",
     "spectral": "fwilab.experiments.spectral",
     "routing": "fwilab.experiments.routing",
 }

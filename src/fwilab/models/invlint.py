@@ -35,7 +35,7 @@ from typing import Iterable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from fwilab.data.normalize import VELOCITY_MAX, VELOCITY_MIN
 from fwilab.layers.conv import ConvBlock, DeconvBlock, center_crop

@@ -75,3 +75,9 @@ def test_piece_hash_ignores_scope_fields_only():
 
 def test_a_single_string_for_a_tuple_field_is_one_element():
     assert ToyConfig.preset("smoke", families="flatvel-a").families == ("flatvel-a",)
+
+
+def test_piece_hash_without_unrelated_fields():
+    a, b = ToyConfig.preset("smoke", n=2), ToyConfig.preset("smoke", n=3)
+    assert a.piece_hash != b.piece_hash
+    assert a.piece_hash_without({"n"}) == b.piece_hash_without({"n"})

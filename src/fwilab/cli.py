@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     bk.add_argument("--results-dir", default="results")
     bk.add_argument("--build-dir", default="_build")
     bk.add_argument("--recompute", action="store_true")
-    bk.add_argument("--only", nargs="*", default=None, help="execute only these chapters")
+    bk.add_argument("--only", nargs="*", default=None, help="re-execute only these chapters; the others are reused from a previous build in --build-dir "
+                         "(or executed if it has none)")
     bk.add_argument("--no-strict", action="store_true", help="do not turn Sphinx warnings into errors")
     bk.add_argument("--verbose", action="store_true", help="stream the notebooks' output")
     bk.set_defaults(func=_cmd_book)

@@ -144,3 +144,18 @@ class ExperimentConfig:
     @property
     def torch_device(self) -> torch.device:
         return resolve_device(self.device)
+
+
+class SurveyMixin:
+    """For chapter configs with ``nt`` and ``nbc`` fields (and ``n_seeds`` where runs are repeated):
+    the OpenFWI survey at those sizes, and the training seeds ``seed, seed + 1, …``."""
+
+    @property
+    def acquisition(self):
+        from .physics.acquisition import OPENFWI
+
+        return OPENFWI.replace(nt=self.nt, nbc=self.nbc)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(self.seed + k for k in range(self.n_seeds))

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..claims import Claim, judge
-from ..config import ExperimentConfig
+from ..config import ExperimentConfig, SurveyMixin
 from ..data.families import FAMILIES, check_family
 from ..data.splits import load_family_splits
 from ..metrics import count_flops, count_parameters, cpu_latency
@@ -27,7 +27,7 @@ from ..models.inversionnet import InversionNet
 from ..models.velocitygan import (ADVERSARIAL_WEIGHT, GP_WEIGHT, L1_WEIGHT, L2_WEIGHT, N_CRITIC,
                                   Discriminator, critic_loss, generator_adversarial_loss)
 from ..physics import fwi, smooth_initial_model
-from ..physics.acquisition import OPENFWI, Acquisition
+from ..physics.acquisition import Acquisition
 from ..results import Artifact, artifact_dir, run_piece
 from ..training.fit import AdversarialStep, FitConfig
 from ..training.losses import WeightedSum, l1, l2
@@ -64,7 +64,7 @@ TRAINING_FIELDS = frozenset({"width", "epochs", "batch_size", "lr", "gan_epochs"
 
 
 @dataclass(frozen=True)
-class BaselinesConfig(ExperimentConfig):
+class BaselinesConfig(SurveyMixin, ExperimentConfig):
     """Parameters of the baselines chapter.
 
     Attributes:
@@ -129,14 +129,6 @@ class BaselinesConfig(ExperimentConfig):
             raise ValueError(f"width must be in (0, 1], got {self.width}")
         if self.fwi_samples > self.n_test:
             raise ValueError(f"fwi_samples ({self.fwi_samples}) cannot exceed n_test ({self.n_test})")
-
-    @property
-    def acquisition(self) -> Acquisition:
-        return OPENFWI.replace(nt=self.nt, nbc=self.nbc)
-
-    @property
-    def seeds(self) -> tuple[int, ...]:
-        return tuple(self.seed + k for k in range(self.n_seeds))
 
     def fit_config(self, seed: int, checkpoint_dir: Path, epochs: int) -> FitConfig:
         return FitConfig(epochs=epochs, batch_size=self.batch_size, lr=self.lr, device=self.device, seed=seed,

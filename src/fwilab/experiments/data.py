@@ -20,13 +20,13 @@ from tqdm import tqdm
 
 from ..benchmarks import forward_benchmark, forward_rows
 from ..claims import Claim, judge
-from ..config import ExperimentConfig
+from ..config import ExperimentConfig, SurveyMixin
 from ..data.families import FAMILIES, check_family, generate_velocity
 from ..data.normalize import DATA_RANGE
 from ..data.real import REAL_FAMILIES, load_real_velocity
 from ..data.stats import MATCH_TOLERANCES, compare_statistics, failed_tolerances, velocity_statistics
 from ..physics import forward_model
-from ..physics.acquisition import OPENFWI, Acquisition
+from ..physics.acquisition import Acquisition
 from ..physics.validation import analytic_comparison, deepwave_comparison
 from ..results import Artifact, run_piece
 
@@ -40,7 +40,7 @@ GPU_TARGET_GCUPS = 150
 
 
 @dataclass(frozen=True)
-class DataConfig(ExperimentConfig):
+class DataConfig(SurveyMixin, ExperimentConfig):
     """Parameters of the data chapter.
 
     Attributes:
@@ -78,10 +78,6 @@ class DataConfig(ExperimentConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.nbc < 0:
             raise ValueError(f"nbc must be >= 0, got {self.nbc}")
-
-    @property
-    def acquisition(self) -> Acquisition:
-        return OPENFWI.replace(nt=self.nt, nbc=self.nbc)
 
 
 def _simulate(v: np.ndarray, acq: Acquisition, device: torch.device, batch: int = 8,

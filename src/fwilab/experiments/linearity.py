@@ -44,14 +44,13 @@ import numpy as np
 import torch
 
 from ..claims import Claim, judge
-from ..config import ExperimentConfig
+from ..config import ExperimentConfig, SurveyMixin
 from ..data.families import check_family
 from ..data.splits import FamilySplits, load_family_splits
 from ..layers.integral import DECODER_KERNELS, ENCODER_KERNELS, SeismicIntegralTransform, VelocityIntegralTransform
 from ..metrics import VELOCITY_SCALE, count_flops, count_parameters, cpu_latency
 from ..models.inversionnet import InversionNet, scaled_dims
 from ..models.invlint import DECODERS, EMBED_DIM, TARGETS, InvLINT, fit_linear_map, linearity_report, singular_values
-from ..physics.acquisition import OPENFWI, Acquisition
 from ..results import Artifact, run_piece
 from ..training.fit import FitConfig
 from ..training.losses import l1
@@ -149,7 +148,7 @@ def parse_variant(spec: str) -> tuple[str, Any]:
 
 
 @dataclass(frozen=True)
-class LinearityConfig(ExperimentConfig):
+class LinearityConfig(SurveyMixin, ExperimentConfig):
     """Parameters of the InvLINT chapter.
 
     Attributes:
@@ -267,14 +266,6 @@ class LinearityConfig(ExperimentConfig):
             if getattr(self, name) not in self.kernel_counts:
                 raise ValueError(f"{name} ({getattr(self, name)}) must be one of kernel_counts {self.kernel_counts} "
                                  "(the grid is compared with the default)")
-
-    @property
-    def acquisition(self) -> Acquisition:
-        return OPENFWI.replace(nt=self.nt, nbc=self.nbc)
-
-    @property
-    def seeds(self) -> tuple[int, ...]:
-        return tuple(self.seed + k for k in range(self.n_seeds))
 
     def invlint_fit_config(self, seed: int, checkpoint_dir) -> FitConfig:
         return FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, betas=BETAS,

@@ -28,11 +28,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..claims import Claim, judge
-from ..config import ExperimentConfig
+from ..config import ExperimentConfig, SurveyMixin
 from ..data.families import check_family
 from ..data.splits import load_family_splits
 from ..models.spamoe import LOAD_BALANCE_MODES, SPAMoEConfig
-from ..physics.acquisition import OPENFWI, Acquisition
 from ..results import Artifact, run_piece
 from ..training.fit import FitConfig
 from .spamoe import COLLAPSE_SHARE, checkpoint_root, concat, head, rho_min_for, train_spamoe, utilisation
@@ -44,7 +43,7 @@ ROUTING_DIFFERENCE_TV: float = 0.10
 
 
 @dataclass(frozen=True)
-class RoutingConfig(ExperimentConfig):
+class RoutingConfig(SurveyMixin, ExperimentConfig):
     """Parameters of the routing-statistics chapter.
 
     Attributes:
@@ -113,14 +112,6 @@ class RoutingConfig(ExperimentConfig):
         if not (self.lr > 0 and self.bound_weight >= 0 and self.grad_clip > 0):
             raise ValueError("lr and grad_clip must be > 0 and bound_weight >= 0")
         self.fit_config(0)
-
-    @property
-    def acquisition(self) -> Acquisition:
-        return OPENFWI.replace(nt=self.nt, nbc=self.nbc)
-
-    @property
-    def seeds(self) -> tuple[int, ...]:
-        return tuple(self.seed + k for k in range(self.n_seeds))
 
     def fit_config(self, seed: int) -> FitConfig:
         return FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, schedule=self.schedule,

@@ -34,11 +34,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..claims import Claim, judge
-from ..config import ExperimentConfig
+from ..config import ExperimentConfig, SurveyMixin
 from ..data.families import check_family
 from ..data.splits import load_family_splits
 from ..models.spamoe import SPAMoEConfig
-from ..physics.acquisition import OPENFWI, Acquisition
 from ..results import Artifact, run_piece
 from ..training.fit import FitConfig
 from .spamoe import (PAPER_MAE_REDUCTION, checkpoint_root, head, mean_std, rho_min_for, target_energy_ratio,
@@ -72,7 +71,7 @@ HINGE_ACTIVE_FRACTION: float = 0.10
 
 
 @dataclass(frozen=True)
-class SpectralConfig(ExperimentConfig):
+class SpectralConfig(SurveyMixin, ExperimentConfig):
     """Parameters of the spectral-ablations chapter.
 
     Attributes:
@@ -149,14 +148,6 @@ class SpectralConfig(ExperimentConfig):
         if unknown:
             raise ValueError(f"unknown ablation(s) {unknown}: choose from {', '.join(ABLATIONS)}")
         self.fit_config(0)  # validates the schedule
-
-    @property
-    def acquisition(self) -> Acquisition:
-        return OPENFWI.replace(nt=self.nt, nbc=self.nbc)
-
-    @property
-    def seeds(self) -> tuple[int, ...]:
-        return tuple(self.seed + k for k in range(self.n_seeds))
 
     def fit_config(self, seed: int) -> FitConfig:
         return FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, schedule=self.schedule,

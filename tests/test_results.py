@@ -107,3 +107,17 @@ def test_only_rank_zero_writes(tmp_path, monkeypatch):
     run_or_load(cfg, make_run([]), log=lambda s: None)
     run_piece(cfg, "p", lambda: ({"x": 1}, {}), log=lambda s: None)
     assert not (tmp_path / "toy").exists() and not piece_path(cfg, "p").exists()
+
+
+def test_provenance_counts_the_pieces_compute_time(tmp_path):
+    from fwilab.results import run_piece
+
+    def run(cfg):
+        m, _ = run_piece(cfg, "slow-part", lambda: ({"v": 1}, {}), log=lambda s: None)
+        assert m["piece_git_commit"] and "piece_device" in m
+        return Artifact(chapter="toy", config={}, provenance={}, metrics=m)
+
+    cfg = ToyConfig.preset("smoke", results_dir=str(tmp_path))
+    art = run_or_load(cfg, run, log=lambda s: None)
+    assert set(art.provenance["pieces_wall_s"]) == {"slow-part"}
+    assert art.provenance["compute_wall_s"] == art.provenance["pieces_wall_s"]["slow-part"]

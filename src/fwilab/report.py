@@ -23,7 +23,9 @@ def provenance_markdown(art: Artifact) -> str:
         ":::{admonition} Provenance of the numbers on this page\n:class: note\n\n"
         f"- **profile** `{p.get('profile')}` · **seed** {p.get('seed')} · **config hash** `{p.get('config_hash')}`\n"
         f"- **commit** `{str(p.get('git_commit'))[:12]}`{dirty} · **date** {p.get('date')}\n"
-        f"- **device** {p.get('device_name')} · torch {p.get('torch')} · **wall time** {p.get('wall_s')} s\n"
+        f"- **device** {p.get('device_name')} · torch {p.get('torch')} · **wall time** {p.get('wall_s')} s"
+        + (f" (pieces: {p['compute_wall_s']:.0f} s of compute over {len(p.get('pieces_wall_s', {}))} pieces, "
+           "each recorded with its own commit)" if p.get("compute_wall_s") is not None else "") + "\n"
         ":::\n"
     )
 

@@ -212,10 +212,14 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
         log(f"artifact under {config.results_dir} has config hash {found.config_hash}, "
             f"not {config.config_hash}: recomputing")
     device = resolve_device(config.device)
+    _PIECE_TIMES.clear()
     t0 = time.perf_counter()
     artifact = run(config)
     wall = time.perf_counter() - t0
     artifact.provenance = provenance(config, wall, device)
+    if _PIECE_TIMES:  # resumed pieces were computed earlier: their compute time is the run's cost
+        artifact.provenance["pieces_wall_s"] = dict(_PIECE_TIMES)
+        artifact.provenance["compute_wall_s"] = round(sum(_PIECE_TIMES.values()), 3)
     artifact.config = config.to_dict()
     if is_main_process():
         save_artifact(artifact, config.results_dir)
@@ -228,6 +232,10 @@ def piece_path(config: ExperimentConfig, name: str, unrelated: Iterable[str] = (
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
     return (artifact_dir(config.results_dir, config.CHAPTER, config.profile) / "pieces"
             / f"{safe}-{config.piece_hash_without(unrelated)}.npz")
+
+
+#: wall time of each piece of the chapter run in progress (computed now or loaded), for its provenance
+_PIECE_TIMES: dict[str, float] = {}
 
 
 def is_main_process() -> bool:
@@ -251,12 +259,16 @@ def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[d
             metrics = json.loads(str(z["__metrics__"]))
             arrays = {k: z[k] for k in z.files if k != "__metrics__"}
         log(f"  piece {name}: loaded")
+        _PIECE_TIMES[name] = float(metrics.get("piece_wall_s", 0.0))
         return metrics, arrays
     t0 = time.perf_counter()
     metrics, arrays = compute()
-    metrics = {**metrics, "piece_wall_s": round(time.perf_counter() - t0, 3)}
+    state = git_state()
+    metrics = {**metrics, "piece_wall_s": round(time.perf_counter() - t0, 3), "piece_git_commit": state["commit"],
+               "piece_git_dirty": state["dirty"], "piece_device": str(resolve_device(config.device))}
     blob = json.dumps(metrics, default=_default, allow_nan=True)
     if is_main_process():
         atomic_save_npz(path, {**arrays, "__metrics__": np.array(blob)})
     log(f"  piece {name}: computed in {metrics['piece_wall_s']:.1f} s")
+    _PIECE_TIMES[name] = metrics["piece_wall_s"]
     return metrics, arrays

@@ -14,7 +14,8 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
         return
     seen, kept = set(), []
     for js in scripts:
-        key = (getattr(js, "filename", None) or str(js), repr(sorted(getattr(js, "attributes", {}).items())))
+        # an inline script's filename is None or "" depending on who registered it: both mean "no file"
+        key = (getattr(js, "filename", None) or "", repr(sorted((getattr(js, "attributes", None) or {}).items())))
         if key in seen:
             continue
         seen.add(key)

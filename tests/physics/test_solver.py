@@ -213,6 +213,57 @@ def test_gradcheck_float64_tiny_grid():
     assert torch.autograd.gradcheck(seismic, (x,), eps=1e-6, atol=1e-7, rtol=1e-5)
 
 
+def test_adjoint_path_gradcheck_float64_tiny_grid():
+    """The hand-written adjoint (numba) against finite differences, as the reference is checked above."""
+    acq = Acquisition(nz=6, nx=6, dx=10.0, nt=15, dt=1e-3, f=150.0, source_x=(1, 4), source_z=1,
+                      receiver_x=(0, 2, 3, 5), receiver_z=2, nbc=2)
+    x = torch.rand(2, 1, 6, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: forward_model(2500.0 + 500.0 * (x - 0.5), acq, path="adjoint"),
+                                    (x,), eps=1e-6, atol=1e-7, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-11), (torch.float32, 1e-4)])
+def test_adjoint_gradient_equals_autograd_through_the_reference(dtype, tol):
+    """Same data and the same gradient w.r.t. velocity (damping's dependence on vmin included), for
+    a batch, shots sharing a receiver row with sources, and a random data-space weighting."""
+    v = layered(2, SMALL.nz, SMALL.nx, seed=3, dtype=dtype)
+    weights = torch.randn((2,) + SMALL.seismic_shape, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    out = {}
+    for path in ("reference", "adjoint"):
+        vv = v.clone().requires_grad_()
+        d = forward_model(vv, SMALL, path=path)
+        (d * weights).sum().backward()
+        out[path] = (d.detach(), vv.grad)
+    torch.testing.assert_close(out["adjoint"][0], out["reference"][0], rtol=0, atol=0)
+    g_ref, g_adj = out["reference"][1], out["adjoint"][1]
+    assert ((g_adj - g_ref).norm() / g_ref.norm()).item() < tol
+
+
+def test_model_parallel_and_row_parallel_cpu_kernels_agree_bit_for_bit(monkeypatch):
+    """A batch runs one model per thread, a single model its rows in parallel: same numbers, forward
+    and adjoint."""
+    import fwilab.physics.solver as solver
+
+    v = layered(3, SMALL.nz, SMALL.nx, seed=5)
+    weights = torch.randn((3,) + SMALL.seismic_shape, generator=torch.Generator().manual_seed(2))
+    out = {}
+    for min_batch in (2, 10**9):
+        monkeypatch.setattr(solver, "MODEL_PARALLEL_MIN_BATCH", min_batch)
+        monkeypatch.setattr(solver.numba, "get_num_threads", lambda: 2)  # model-parallel even on 1 core
+        vv = v.clone().requires_grad_()
+        d = forward_model(vv, SMALL, path="adjoint")
+        (d * weights).sum().backward()
+        out[min_batch] = (d.detach(), vv.grad)
+    torch.testing.assert_close(out[2][0], out[10**9][0], rtol=0, atol=0)
+    torch.testing.assert_close(out[2][1], out[10**9][1], rtol=0, atol=0)
+
+
+def test_adjoint_path_is_for_the_cpu():
+    v = torch.full((1, 1, SMALL.nz, SMALL.nx), 2000.0, device="meta")
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        forward_model(v, SMALL, path="adjoint")
+
+
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
 def test_fast_path_matches_reference(dtype, tol):
     acq = SMALL.replace(nt=300)

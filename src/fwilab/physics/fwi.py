@@ -1,8 +1,10 @@
 """Classic full-waveform inversion: gradient descent on velocity through the reference solver.
 
-The misfit is the L2 distance between observed and synthetic seismic data; the gradient comes from
-autograd through :func:`fwilab.physics.solver.forward_model` (``path="reference"``), which is the
-adjoint-state gradient of the discrete scheme. Adam updates a normalised velocity
+The misfit is the L2 distance between observed and synthetic seismic data; its gradient is the
+adjoint-state gradient of the discrete scheme: on the CPU the numba kernel and its hand-written adjoint
+(:func:`fwilab.physics.solver.forward_model` with ``path="adjoint"``: ~2 GB and a few seconds an
+iteration for one OpenFWI sample on 2 cores), elsewhere autograd through the reference loop
+(``path="reference"``). Adam updates a normalised velocity
 ``m = (v − vmin)/(vmax − vmin)`` (so ``lr`` is a fraction of the velocity range per step), and ``v`` is
 clamped to ``[vmin, vmax]`` after every step. Multiscale FWI (Bunks et al., 1995) low-passes both
 observed and synthetic data with rising cut-offs, which widens the basin of attraction.
@@ -19,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .acquisition import OPENFWI, Acquisition
+from . import solver
 from .solver import forward_model
 
 # OpenFWI velocity range for all ten datasets: 1500–4500 m/s (FACTS.md §1)
@@ -106,7 +109,8 @@ def smooth_initial_model(v: torch.Tensor, sigma_cells: float) -> torch.Tensor:
 def fwi(seismic_obs: torch.Tensor, v_init: torch.Tensor, acquisition: Acquisition = OPENFWI, *,
         iterations: int = 100, lr: float = 0.02, frequencies: Sequence[float] | None = None,
         vmin: float = VMIN_OPENFWI, vmax: float = VMAX_OPENFWI, progress: bool = False,
-        callback: Callable[[int, float, torch.Tensor], None] | None = None) -> FWIResult:
+        callback: Callable[[int, float, torch.Tensor], None] | None = None,
+        path: str = "auto") -> FWIResult:
     """Invert seismic data for velocity by Adam on the L2 data misfit.
 
     Args:
@@ -120,12 +124,16 @@ def fwi(seismic_obs: torch.Tensor, v_init: torch.Tensor, acquisition: Acquisitio
         vmin, vmax: velocity bounds [m/s]; the model is clamped to them after every step.
         progress: tqdm bar over iterations.
         callback: called after each step as ``callback(iteration, loss, v)`` with ``v`` detached.
+        path: the solver path for the gradient: ``"adjoint"`` (CPU), ``"reference"`` (any device) or
+            ``"auto"`` (adjoint on the CPU when numba is there, else reference). Both give the same
+            gradient to rounding.
 
     Returns:
         :class:`FWIResult` with the inverted velocity, loss history and wall time.
 
-    Memory: the reference solver keeps every time step for the backward pass (see
-    :mod:`fwilab.physics.solver`), so this is meant for small grids or few models at a time.
+    Memory: the reference path keeps every time step on the autograd tape (~4 GB per OpenFWI sample
+    in float32, more in practice); the adjoint path keeps one model's wavefield (~2 GB) whatever
+    the batch (see :mod:`fwilab.physics.solver`).
     """
     from tqdm import tqdm
 
@@ -157,6 +165,10 @@ def fwi(seismic_obs: torch.Tensor, v_init: torch.Tensor, acquisition: Acquisitio
         if stages != sorted(stages):
             raise ValueError(f"frequencies must increase (low first), got {list(frequencies)}")
     acquisition.check_stable(vmax)
+    if path not in ("auto", "adjoint", "reference"):
+        raise ValueError(f"unknown path {path!r}: choose auto, adjoint or reference")
+    if path == "auto":
+        path = "adjoint" if v_init.device.type == "cpu" and solver._adjoint_numba is not None else "reference"
 
     obs = seismic_obs.detach().to(v_init.dtype)
     span = vmax - vmin
@@ -172,7 +184,7 @@ def fwi(seismic_obs: torch.Tensor, v_init: torch.Tensor, acquisition: Acquisitio
             for it in range(iterations):
                 optimiser.zero_grad(set_to_none=True)
                 v = vmin + span * m
-                syn = forward_model(v, acquisition, path="reference")
+                syn = forward_model(v, acquisition, path=path)
                 if cutoff is not None:
                     syn = lowpass(syn, cutoff, acquisition.dt)
                 # L2 misfit, mean over each model's data, summed over the batch (models independent)

@@ -1,7 +1,7 @@
 # fwilab — one entry point for readers, developers and CI.
 #   make book       set up .venv, execute the chapters (rendering the committed artifacts), build the HTML
 #   make test       unit tests, every chapter at the smoke profile, the book build, the browser check
-#   make bench      speed benchmarks (forward modelling, InversionNet training), written to results/bench/
+#   make bench      speed benchmarks (forward modelling, FWI gradient, InversionNet training), written to results/bench/
 #   make reproduce PROFILE=full DEVICE=cuda [CHAPTERS=data,baselines]   recompute and rewrite artifacts
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -37,6 +37,7 @@ test: env
 
 bench: env
 	$(BIN)/python -m fwilab bench forward --device $(DEVICE)
+	$(BIN)/python -m fwilab bench gradient --device $(DEVICE)
 	$(BIN)/python -m fwilab bench train --device $(DEVICE)
 
 reproduce: env

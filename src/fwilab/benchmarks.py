@@ -188,6 +188,57 @@ def forward_benchmark(batch_sizes: tuple[int, ...] = (1, 4, 16), device: str = "
     return report
 
 
+def gradient_benchmark(batch_sizes: tuple[int, ...] = (1, 4), device: str = "auto", repeats: int = 1,
+                       acquisition: Acquisition = OPENFWI, nt: int | None = None, seed: int = 0,
+                       progress: bool = False) -> dict[str, Any]:
+    """Time one misfit gradient (forward + backward w.r.t. velocity: one classic-FWI iteration), float32.
+
+    Paths: ``adjoint`` (CPU: numba kernel and its hand-written adjoint) and ``reference`` (autograd
+    through the per-step loop) — on CUDA the reference only. ``nt`` as in :func:`forward_benchmark`
+    (the reference tape at the full nt would not fit a small machine's memory); seconds are scaled to the
+    full ``acquisition.nt``. Also records the relative difference of the two gradients at the smallest
+    batch (``adjoint_vs_reference_rel_l2``).
+    """
+    dev = resolve_device(device)
+    if repeats < 1 or not batch_sizes or any(int(b) < 1 for b in batch_sizes):
+        raise ValueError(f"need repeats >= 1 and positive batch sizes, got {repeats}, {batch_sizes}")
+    nt_timed = min(int(nt) if nt is not None else (CPU_TIMING_NT if dev.type == "cpu" else acquisition.nt),
+                   acquisition.nt)
+    acq = acquisition.replace(nt=nt_timed)
+    scale = acquisition.nt / nt_timed
+    paths = ("adjoint", "reference") if dev.type == "cpu" else ("reference",)
+
+    def gradient(v: torch.Tensor, path: str) -> torch.Tensor:
+        v = v.detach().clone().requires_grad_(True)
+        d = forward_model(v, acq, path=path)
+        (d ** 2).mean().backward()
+        return v.grad
+
+    report: dict[str, Any] = {"benchmark": "gradient", "device": device_name(dev), "device_type": dev.type,
+                              "torch_threads": torch.get_num_threads(), "dtype": "float32",
+                              "nt_timed": nt_timed, "nt": acquisition.nt,
+                              "cell_updates_per_sample": cell_updates(1, acquisition), "paths": {}}
+    small = layered_velocity(1, acq.nz, acq.nx, seed=seed).to(dev)
+    grads = {p: gradient(small, p) for p in paths}  # warm-up (numba compilation) and agreement
+    if "adjoint" in grads:
+        ref = grads["reference"]
+        report["adjoint_vs_reference_rel_l2"] = float((grads["adjoint"] - ref).norm() / ref.norm().clamp_min(1e-30))
+    for path in paths:
+        report["paths"][path] = {}
+        for b in batch_sizes:
+            v = layered_velocity(int(b), acq.nz, acq.nx, seed=seed + int(b)).to(dev)
+            seconds, _ = _best_time(lambda: gradient(v, path), repeats, dev)
+            full = seconds * scale
+            entry = {"seconds_timed": seconds, "seconds_full_nt": full, "s_per_sample_iteration": full / int(b)}
+            report["paths"][path][str(int(b))] = entry
+            if progress:
+                print(f"gradient bench {path:9s} batch {int(b):3d}: {entry['s_per_sample_iteration']:.3g} s "
+                      "per sample and FWI iteration")
+    report["rows"] = [{"path": p, "batch": int(b), "s/sample/iteration": e["s_per_sample_iteration"]}
+                      for p, per in report["paths"].items() for b, e in per.items()]
+    return report
+
+
 def _dist_version(name: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
     try:
@@ -247,8 +298,10 @@ def run_benchmark(what: str = "forward", device: str = "auto", batch_sizes: tupl
         report["rows"] = forward_rows(report)
     elif what == "train":
         report = train_benchmark(device=device, batch_sizes=tuple(batch_sizes) if batch_sizes else None)
+    elif what == "gradient":
+        report = gradient_benchmark(batch_sizes=tuple(batch_sizes or (1, 4)), device=device, progress=True)
     else:
-        raise ValueError(f"unknown benchmark {what!r}: choose 'forward' or 'train'")
+        raise ValueError(f"unknown benchmark {what!r}: choose 'forward', 'gradient' or 'train'")
     report["provenance"] = {**{f"git_{k}": v for k, v in git_state().items()},
                             "wall_s": round(time.perf_counter() - t0, 3),
                             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}

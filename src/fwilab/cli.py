@@ -3,7 +3,7 @@
     python -m fwilab run data --profile cpu --device auto --seed 0
     python -m fwilab reproduce --profile full --device cuda --chapters data
     python -m fwilab data generate --family flatvel-a --n 1000 --out DIR [--device cuda] [--seed 0]
-    python -m fwilab bench forward [--batches 1 4 16] [--device auto]
+    python -m fwilab bench forward|gradient|train [--batches 1 4 16] [--device auto]
     python -m fwilab book [--profile smoke] [--results-dir results] [--build-dir _build]
     python -m fwilab claims [--results-dir results]
 """
@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_cmd_data_generate)
 
     b = sub.add_parser("bench", help="speed benchmarks (make bench)")
-    b.add_argument("what", choices=["forward", "train"], help="forward modelling, or InversionNet training")
+    b.add_argument("what", choices=["forward", "gradient", "train"],
+                   help="forward modelling, the FWI gradient (forward + adjoint), or InversionNet training")
     b.add_argument("--device", default="auto")
     b.add_argument("--batches", type=int, nargs="*", default=None)
     b.add_argument("--results-dir", default="results")

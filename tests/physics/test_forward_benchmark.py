@@ -41,3 +41,19 @@ def test_forward_benchmark_validates_and_models_are_layered():
     assert (v[..., 1:, :] >= v[..., :-1, :]).all()  # never decreasing with depth
     assert (v == v[..., :1]).all()  # every row constant
     assert v.min() >= 1500 and v.max() <= 4500
+
+
+def test_gradient_benchmark_report():
+    """One FWI iteration's cost per path on the CPU, and the two gradients agree."""
+    from fwilab.benchmarks import gradient_benchmark
+
+    r = gradient_benchmark(batch_sizes=(1, 2), device="cpu", acquisition=TINY, nt=40)
+    assert set(r["paths"]) == {"adjoint", "reference"} and r["nt_timed"] == 40
+    assert r["adjoint_vs_reference_rel_l2"] < 1e-4
+    for per in r["paths"].values():
+        for b, e in per.items():
+            assert e["seconds_full_nt"] == pytest.approx(e["seconds_timed"] * TINY.nt / 40)
+            assert e["s_per_sample_iteration"] == pytest.approx(e["seconds_full_nt"] / int(b))
+    assert len(r["rows"]) == 4
+    with pytest.raises(ValueError, match="positive batch"):
+        gradient_benchmark(batch_sizes=(0,), acquisition=TINY)

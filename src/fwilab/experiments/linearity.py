@@ -178,8 +178,8 @@ class LinearityConfig(SurveyMixin, ExperimentConfig):
       ~35 samples/s ≈ 9.5 min; InvLINT 9 runs ≈ 2.5 min; 8 trained variants on CurveVel-A ≈ 3.5 min
       (the two InversionNet-style decoders at width 0.25 dominate); the ridge analyses ≈ 1 min
       per family and the 2-D encoder kernels ≈ 1.5 min on CurveVel-A; costs ≈ 0.5 min. No FWI
-      (``fwi_iterations = 0``): the baselines chapter runs it on the same splits, and the claim
-      is judged at full only. (Measured on contended cores, these were 1.5-3× longer.)
+      (``fwi_iterations = 0``, it would add ~10 min a family): the baselines chapter runs it on
+      FlatVel-A's same split, and the claim is judged at full only. (Measured on contended cores, these were 1.5-3× longer.)
     * ``full``: five A families at 6,000 / 500 / 1,000 on one H100: every piece under 8 min —
       InversionNet (width 1, 35 epochs) ≈ 4-6 min, InvLINT and its variants ≈ 1-3 min, ridge
       pieces < 2 min, FWI 5 samples × 120 steps ≈ 3-5 min; ~3.5 h for the whole chapter

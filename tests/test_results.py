@@ -121,3 +121,14 @@ def test_provenance_counts_the_pieces_compute_time(tmp_path):
     art = run_or_load(cfg, run, log=lambda s: None)
     assert set(art.provenance["pieces_wall_s"]) == {"slow-part"}
     assert art.provenance["compute_wall_s"] == art.provenance["pieces_wall_s"]["slow-part"]
+
+
+def test_a_resumed_training_piece_counts_its_whole_training_time(tmp_path):
+    from fwilab.results import run_piece
+
+    def run(cfg):
+        m, _ = run_piece(cfg, "resumed-fit", lambda: ({"train_s": 120.0}, {}), log=lambda s: None)
+        return Artifact(chapter="toy", config={}, provenance={}, metrics=m)
+
+    art = run_or_load(ToyConfig.preset("smoke", results_dir=str(tmp_path)), run, log=lambda s: None)
+    assert art.provenance["compute_wall_s"] == 120.0

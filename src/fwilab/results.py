@@ -234,8 +234,14 @@ def piece_path(config: ExperimentConfig, name: str, unrelated: Iterable[str] = (
             / f"{safe}-{config.piece_hash_without(unrelated)}.npz")
 
 
-#: wall time of each piece of the chapter run in progress (computed now or loaded), for its provenance
+#: compute time of each piece of the chapter run in progress (computed now or loaded), for its provenance
 _PIECE_TIMES: dict[str, float] = {}
+
+
+def _compute_s(metrics: dict[str, Any]) -> float:
+    """A piece's compute time: its wall time, or its training's total time when that is longer (a
+    training run that resumed from checkpoints reports the epochs of every session as ``train_s``)."""
+    return round(max(float(metrics.get("piece_wall_s", 0.0)), float(metrics.get("train_s", 0.0) or 0.0)), 3)
 
 
 def is_main_process() -> bool:
@@ -259,7 +265,7 @@ def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[d
             metrics = json.loads(str(z["__metrics__"]))
             arrays = {k: z[k] for k in z.files if k != "__metrics__"}
         log(f"  piece {name}: loaded")
-        _PIECE_TIMES[name] = float(metrics.get("piece_wall_s", 0.0))
+        _PIECE_TIMES[name] = _compute_s(metrics)
         return metrics, arrays
     t0 = time.perf_counter()
     metrics, arrays = compute()
@@ -270,5 +276,5 @@ def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[d
     if is_main_process():
         atomic_save_npz(path, {**arrays, "__metrics__": np.array(blob)})
     log(f"  piece {name}: computed in {metrics['piece_wall_s']:.1f} s")
-    _PIECE_TIMES[name] = metrics["piece_wall_s"]
+    _PIECE_TIMES[name] = _compute_s(metrics)
     return metrics, arrays

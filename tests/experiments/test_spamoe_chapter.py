@@ -162,10 +162,12 @@ def _verdicts(profile, metrics, arrays):
 def test_spectral_claims_hold_on_numbers_that_meet_the_rules():
     metrics, arrays = _spectral_metrics(spamoe_mae=0.05, inv_mae=0.10, off_below=0.9, on_below=0.1, hinge=0.5,
                                         uniform_mae=0.08)
-    v = _verdicts("cpu", metrics, arrays)
+    v = _verdicts("full", metrics, arrays)
     assert v == {"spamoe.mae-reduction": HOLDS, "spamoe.bound-active": HOLDS, "spamoe.bound-helps": HOLDS,
                  "spamoe.routing-helps": HOLDS}
-    assert set(_verdicts("smoke", metrics, arrays).values()) == {NOT_JUDGED}
+    # the smaller profiles do not train the networks far enough to speak for the paper's models
+    for profile in ("smoke", "cpu"):
+        assert set(_verdicts(profile, metrics, arrays).values()) == {NOT_JUDGED}
 
 
 def test_spectral_claims_fail_on_numbers_that_do_not():
@@ -179,7 +181,7 @@ def test_spectral_claims_fail_on_numbers_that_do_not():
     assert v["spamoe.routing-helps"] == DOES_NOT_HOLD
     metrics, arrays = _spectral_metrics(spamoe_mae=0.12, inv_mae=0.10, off_below=0.9, on_below=0.9, hinge=1.0,
                                         uniform_mae=0.2)
-    v = _verdicts("cpu", metrics, arrays)
+    v = _verdicts("full", metrics, arrays)
     assert v["spamoe.mae-reduction"] == DOES_NOT_HOLD
     assert v["spamoe.bound-active"] == PARTLY  # it binds, but the penalty does not hold ρ up
 

@@ -286,6 +286,16 @@ def bound_statistics(arrays: dict[str, np.ndarray], piece: str, rho_min: float) 
             "rho_last": float(np.median(rho[-1]))}
 
 
+#: profiles at which this chapter's verdicts are honest: the smaller ones train SPAMoE and InversionNet
+#: on a few dozen samples for a few epochs, far from learning the task, so differences between them and
+#: the spectral statistics of their features say little about the paper's trained models
+JUDGED_AT = ("full",)
+
+
+def _judge(profile: str, holds: bool, partly: bool = False) -> str:
+    return judge(profile, holds, partly, judged_at=JUDGED_AT)
+
+
 def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[Claim]:
     p = config.profile
     claims = []
@@ -294,7 +304,8 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
     setting = (f"generated OpenFWI-like data, {config.train_samples} training samples per family, "
                f"{config.epochs} epochs, batch {config.batch_size}, {config.n_seeds} seed(s); SPAMoE at the "
                f"'{config.model_size}' size with its ViT encoder trained from scratch (no DINOv3 weights); "
-               f"InversionNet width {config.inversionnet_width} trained here with the same budget")
+               f"InversionNet width {config.inversionnet_width} trained here with the same budget; verdicts "
+               f"at the {', '.join(JUDGED_AT)} profile only (smaller runs do not train the networks far enough)")
     if red:
         avg = float(np.mean(list(red.values())))
         clear = 0
@@ -314,7 +325,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
             rule=f"holds if our average reduction is at least {100 * (PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE):.1f} % "
                  f"(theirs less {100 * MAE_REDUCTION_TOLERANCE:.0f} points); partly if SPAMoE is better on average "
                  "and beats InversionNet by more than the larger seed std on at least half the families",
-            verdict=judge(p, avg >= PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE,
+            verdict=_judge(p, avg >= PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE,
                           avg > 0 and 2 * clear >= len(red)),
             chapter=CHAPTER, profile=p,
             setting=setting + "; theirs is against the best official OpenFWI baseline on the real data, "
@@ -344,7 +355,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
             rule=f"holds if the hinge is non-zero in ≥ {100 * HINGE_ACTIVE_FRACTION:.0f} % of batches, at least half "
                  "the samples fall below ρ_min without it, and with it at most half as many do; partly if the "
                  "bound binds (first or second condition) but the penalty does not hold it",
-            verdict=judge(p, acts and binds and held, acts or binds),
+            verdict=_judge(p, acts and binds and held, acts or binds),
             chapter=CHAPTER, profile=p, setting=setting + f"; ablation on {abl}, one seed"))
 
         others = {v: runs[v]["mae"] for v in ("bound-off", "bound-0.5x", "bound-2x") if v in runs}
@@ -357,7 +368,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
                 f"{v}: {m:.4f}" for v, m in others.items()) + f" (seed std of the reference {noise:.4f})",
             rule="holds if the bound at 1× beats the run without it by more than the reference's seed std, "
                  "partly if it is lower at all",
-            verdict=judge(p, ref_mae < others["bound-off"] - noise, ref_mae < others["bound-off"]),
+            verdict=_judge(p, ref_mae < others["bound-off"] - noise, ref_mae < others["bound-off"]),
             chapter=CHAPTER, profile=p, setting=setting + f"; ablation on {abl}, one seed"))
 
     contenders = {v: runs[v]["mae"] for v in ("uniform-routing", "random-routing") if v in runs}
@@ -377,7 +388,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
                  + f" (test MAE on {abl}; seed std {noise:.4f})",
             rule="holds if learned routing beats every alternative by more than the reference's seed std; partly "
                  "if it beats at least one by that margin or all of them in the mean",
-            verdict=judge(p, len(beyond) == len(contenders), bool(beyond) or len(lower) == len(contenders)),
+            verdict=_judge(p, len(beyond) == len(contenders), bool(beyond) or len(lower) == len(contenders)),
             chapter=CHAPTER, profile=p, setting=setting + f"; uniform/random routing on {abl} with one seed"))
     return claims
 

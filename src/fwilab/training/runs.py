@@ -46,6 +46,9 @@ def train_and_evaluate(model: nn.Module, train: Dataset, val: Dataset, test: Dat
     result = fit(model, train, val, loss=loss, config=config, step=step, callbacks=callbacks,
                  resume=config.checkpoint_dir is not None)
     train_s = time.perf_counter() - t0
+    # the run's whole training time: the epochs' wall times persist in the checkpoint across resumptions
+    epoch_walls = [w for w in result.curves.get("epoch_wall_s", []) if np.isfinite(w)]
+    train_total_s = float(np.sum(epoch_walls)) if epoch_walls else train_s
     if result.best_state is not None:
         model.load_state_dict(result.best_state)
     device = next(model.parameters()).device
@@ -57,7 +60,8 @@ def train_and_evaluate(model: nn.Module, train: Dataset, val: Dataset, test: Dat
     per_sample = evaluate(pred, target, reduction="none")
     metrics = {k: float(v) for k, v in scores.items()}
     metrics.update({
-        "best_epoch": result.best_epoch, "epochs": result.epochs, "train_s": round(train_s, 2),
+        "best_epoch": result.best_epoch, "epochs": result.epochs, "train_s": round(train_total_s, 2),
+        "train_s_this_call": round(train_s, 2),
         "inference_s_per_sample": infer_s,
         "samples_per_s": float(np.nanmean(result.curves.get("samples_per_s", [np.nan]))),
     })
@@ -65,5 +69,6 @@ def train_and_evaluate(model: nn.Module, train: Dataset, val: Dataset, test: Dat
     arrays["test_mae_per_sample"] = np.asarray(per_sample["mae"].cpu(), dtype=np.float64)
     if keep_predictions:
         arrays["predictions"] = pred[:keep_predictions].numpy().astype(np.float32)
-    log(f"    test MAE {metrics['mae']:.4f} (normalised), best epoch {metrics['best_epoch']}, {train_s:.0f} s")
+    log(f"    test MAE {metrics['mae']:.4f} (normalised), best epoch {metrics['best_epoch']}, "
+        f"{train_total_s:.0f} s of training")
     return metrics, arrays

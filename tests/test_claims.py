@@ -33,3 +33,18 @@ def test_ledger_orders_and_validates():
     A.claims[0]["verdict"] = "great"
     with pytest.raises(ValueError):
         ledger_rows([A()])
+
+
+def test_ledger_keeps_each_chapter_at_its_largest_profile():
+    def claim(chapter, profile, verdict=NOT_JUDGED):
+        return dict(id=f"{chapter}.x", paper="p", statement="s", theirs="1", ours="2", rule="r", verdict=verdict,
+                    chapter=chapter, profile=profile, setting="")
+
+    class Art:
+        def __init__(self, *claims):
+            self.claims = list(claims)
+
+    arts = [Art(claim("spectral", "smoke")), Art(claim("spectral", "cpu", HOLDS)), Art(claim("data", "smoke"))]
+    rows = ledger_rows(arts)
+    assert [(r["chapter"], r["profile"]) for r in rows] == [("data", "smoke"), ("spectral", "cpu")]
+    assert len(ledger_rows(arts, largest_profile_only=False)) == 3

@@ -71,11 +71,24 @@ class Claim:
         return asdict(self)
 
 
-def ledger_rows(artifacts: Iterable[Any]) -> list[dict[str, Any]]:
-    """All claims of the given artifacts, one dict per claim, ordered by chapter then id."""
+def ledger_rows(artifacts: Iterable[Any], largest_profile_only: bool = True) -> list[dict[str, Any]]:
+    """All claims of the given artifacts, one dict per claim, ordered by chapter then id.
+
+    With ``largest_profile_only`` (the ledger's view) a chapter whose artifacts exist at several
+    profiles contributes the claims of its largest one only (full over cpu over smoke), so a claim
+    appears once, judged at the most honest size on record.
+    """
+    from .config import PROFILES
+
+    rank = {p: i for i, p in enumerate(PROFILES)}
     rows = []
     for art in artifacts:
         for c in art.claims:
             Claim(**c)  # validates the stored verdict
             rows.append(dict(c))
+    if largest_profile_only:
+        best: dict[str, int] = {}
+        for r in rows:
+            best[r["chapter"]] = max(best.get(r["chapter"], -1), rank.get(r["profile"], -1))
+        rows = [r for r in rows if rank.get(r["profile"], -1) == best[r["chapter"]]]
     return sorted(rows, key=lambda r: (r["chapter"], r["id"], r["profile"]))

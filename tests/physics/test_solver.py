@@ -258,6 +258,20 @@ def test_model_parallel_and_row_parallel_cpu_kernels_agree_bit_for_bit(monkeypat
     torch.testing.assert_close(out[2][1], out[10**9][1], rtol=0, atol=0)
 
 
+def test_adjoint_threads_are_capped_by_available_memory(monkeypatch):
+    """Each concurrent model keeps its wavefield: with memory for one only, models go one at a time."""
+    import fwilab.physics.solver as solver
+
+    calls = []
+    real = solver._for_each_model
+    monkeypatch.setattr(solver, "_available_memory_bytes", lambda: 1)
+    monkeypatch.setattr(solver, "_for_each_model", lambda b, run, max_workers=None: (calls.append(max_workers),
+                                                                                      real(b, run, max_workers)))
+    v = layered(2, SMALL.nz, SMALL.nx, seed=4).requires_grad_()
+    forward_model(v, SMALL, path="adjoint").square().sum().backward()
+    assert calls[-1] == 1 and torch.isfinite(v.grad).all() and v.grad.abs().max() > 0
+
+
 def test_adjoint_path_is_for_the_cpu():
     v = torch.full((1, 1, SMALL.nz, SMALL.nx), 2000.0, device="meta")
     with pytest.raises(ValueError, match="runs on the CPU"):

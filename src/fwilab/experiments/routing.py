@@ -34,7 +34,7 @@ from ..data.splits import load_family_splits
 from ..models.spamoe import LOAD_BALANCE_MODES, SPAMoEConfig
 from ..results import Artifact, run_piece
 from ..training.fit import FitConfig
-from .spamoe import COLLAPSE_SHARE, checkpoint_root, concat, head, rho_min_for, train_spamoe, utilisation
+from .spamoe import COLLAPSE_SHARE, JUDGED_AT, checkpoint_root, concat, head, rho_min_for, train_spamoe, utilisation
 
 CHAPTER = "routing"
 #: two families "route differently" when their first-choice distributions differ by at least this
@@ -175,9 +175,9 @@ def judge_claims(config: RoutingConfig, metrics: dict[str, Any]) -> list[Claim]:
                f"seed, trained on {config.train_per_family} samples of each of {len(config.families)} generated "
                f"families for {config.epochs} epochs (test MAE "
                + ", ".join(f"{r['mae_ms']:.0f}" for r in runs)
-               + f" m/s); routing of {config.test_per_family} test samples per family. Judged at the full "
-               "profile only: routing statistics speak for the paper's model once the network has learned "
-               "the task, which the smaller profiles do not train it to do")
+               + f" m/s); routing of {config.test_per_family} test samples per family. Judged at the "
+               f"{', '.join(JUDGED_AT)} profile only: routing statistics speak for the paper's model once the "
+               "network has learned the task, which the smaller profiles do not train it to do")
     fine = {r["load_balance"]: [] for r in runs}
     for r in runs:
         fine[r["load_balance"]].append(not r["utilisation"]["collapsed"])
@@ -196,7 +196,7 @@ def judge_claims(config: RoutingConfig, metrics: dict[str, Any]) -> list[Claim]:
         ours=ours,
         rule=f"holds if no expert is the first choice of more than {100 * COLLAPSE_SHARE:.0f} % of test samples "
              "under either load-balancing variant (every seed); partly if under one of them",
-        verdict=judge(p, len(ok) == len(fine), bool(ok), judged_at=("full",)),
+        verdict=judge(p, len(ok) == len(fine), bool(ok), judged_at=JUDGED_AT),
         chapter=CHAPTER, profile=p, setting=setting)]
     if len(config.families) > 1:
         diffs = {f"{r['load_balance']} s{r['seed']}": r["family_difference"] for r in runs}
@@ -208,7 +208,7 @@ def judge_claims(config: RoutingConfig, metrics: dict[str, Any]) -> list[Claim]:
             ours="largest total-variation distance between two families' first-choice distributions: "
                  + "; ".join(f"{k}: {d:.2f}" for k, d in diffs.items()),
             rule=f"holds if it is ≥ {ROUTING_DIFFERENCE_TV:g} in every run, partly in at least one",
-            verdict=judge(p, len(differ) == len(diffs), bool(differ), judged_at=("full",)),
+            verdict=judge(p, len(differ) == len(diffs), bool(differ), judged_at=JUDGED_AT),
             chapter=CHAPTER, profile=p, setting=setting))
     return claims
 

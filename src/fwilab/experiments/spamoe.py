@@ -49,6 +49,10 @@ PAPER_MAE_REDUCTION: float = 0.444
 #: an expert that takes more than this share of the samples' first choices has collapsed the mixture
 #: (the issue's "one expert > 90 % of selections").
 COLLAPSE_SHARE: float = 0.9
+#: profiles at which the SPAMoE chapters' verdicts are honest: the smaller ones train SPAMoE and
+#: InversionNet on a few dozen samples for a few epochs, far from learning the task, so their
+#: comparisons, spectral statistics and routing say little about the paper's trained models
+JUDGED_AT: tuple[str, ...] = ("full",)
 
 MONITOR_FILE = "monitor.npz"
 

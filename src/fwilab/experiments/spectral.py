@@ -40,7 +40,7 @@ from ..data.splits import load_family_splits
 from ..models.spamoe import SPAMoEConfig
 from ..results import Artifact, run_piece
 from ..training.fit import FitConfig
-from .spamoe import (PAPER_MAE_REDUCTION, checkpoint_root, head, mean_std, rho_min_for, target_energy_ratio,
+from .spamoe import (JUDGED_AT, PAPER_MAE_REDUCTION, checkpoint_root, head, mean_std, rho_min_for, target_energy_ratio,
                      train_inversionnet, train_spamoe)
 
 CHAPTER = "spectral"
@@ -284,12 +284,6 @@ def bound_statistics(arrays: dict[str, np.ndarray], piece: str, rho_min: float) 
     return {"hinge_batches": float(trace[:, 3].mean()) if len(trace) else float("nan"),
             "below_first": float((rho[0] < rho_min).mean()), "below_last": float((rho[-1] < rho_min).mean()),
             "rho_last": float(np.median(rho[-1]))}
-
-
-#: profiles at which this chapter's verdicts are honest: the smaller ones train SPAMoE and InversionNet
-#: on a few dozen samples for a few epochs, far from learning the task, so differences between them and
-#: the spectral statistics of their features say little about the paper's trained models
-JUDGED_AT = ("full",)
 
 
 def _judge(profile: str, holds: bool, partly: bool = False) -> str:

@@ -3,9 +3,11 @@ exactly the steps of that sample's own inversion, and the reported errors are th
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 
-from fwilab.experiments.baselines import classic_fwi
+from fwilab.experiments import make_config
+from fwilab.experiments.baselines import A_FAMILIES, classic_fwi
 from fwilab.physics import fwi, smooth_initial_model
 from fwilab.physics.acquisition import Acquisition
 from fwilab.physics.solver import forward_model
@@ -31,3 +33,12 @@ def test_batched_fwi_equals_one_inversion_per_sample():
     np.testing.assert_allclose(arrays["mae_ms_per_sample"], mae, rtol=1e-5)
     assert metrics["mae_ms"] == np.mean(arrays["mae_ms_per_sample"])
     assert metrics["start_mae_ms"] > 0
+
+
+def test_fwi_families_default_to_the_trained_families_and_must_be_among_them():
+    assert make_config("baselines", "smoke").fwi_families == ("flatvel-a",)
+    cpu = make_config("baselines", "cpu")
+    assert cpu.families == A_FAMILIES and cpu.fwi_families == ("flatvel-a",)
+    assert make_config("baselines", "full").fwi_families == make_config("baselines", "full").families
+    with pytest.raises(ValueError, match="must be among families"):
+        make_config("baselines", "smoke", fwi_families=["curvevel-a"])

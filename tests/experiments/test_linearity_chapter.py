@@ -42,8 +42,7 @@ def test_cpu_preset_reuses_the_baselines_splits_and_inversionnet_recipe():
         ours, base = make_config("linearity", profile), BaselinesConfig.preset(profile)
         assert (ours.n_train, ours.n_val, ours.n_test, ours.nt, ours.nbc) == \
                (base.n_train, base.n_val, base.n_test, base.nt, base.nbc)
-        if profile == "full":   # at cpu the baselines chapter trains FlatVel-A only (its cost on 2 cores)
-            assert set(ours.families) <= set(base.families)
+        assert set(ours.families) <= set(base.families)
         assert ours.families[0] == base.families[0] == "flatvel-a"
         assert (ours.inversionnet_width, ours.inversionnet_batch_size, ours.inversionnet_lr) == \
                (base.width, base.batch_size, base.lr)

@@ -21,6 +21,7 @@ import torch
 
 from .config import device_name, resolve_device
 from .physics.acquisition import OPENFWI, Acquisition
+from .physics import solver
 from .physics.solver import cell_updates, forward_model
 
 #: time steps timed on CPU when ``nt=None``: the cost of a step does not depend on nt (every step
@@ -137,6 +138,8 @@ def forward_benchmark(batch_sizes: tuple[int, ...] = (1, 4, 16), device: str = "
         "reference": lambda v: forward_model(v, acq, path="reference"),
         "fast": lambda v: forward_model(v, acq, path="fast"),
     }
+    if dev.type == "cuda":  # the fast path's fallback beside it (fast = the Triton kernel where it runs)
+        runners["fast-compile"] = lambda v: solver._propagate_cuda_fast(v, acq, impl="compile")
     step_ratio = {"deepwave": 1}
     if deepwave_ok:
         def run_deepwave(v: torch.Tensor) -> torch.Tensor:
@@ -168,6 +171,10 @@ def forward_benchmark(batch_sizes: tuple[int, ...] = (1, 4, 16), device: str = "
         ref = forward_model(small, acq, path="reference")
         fast = forward_model(small, acq, path="fast")
         report["fast_vs_reference_rel_l2"] = float((fast - ref).norm() / ref.norm().clamp_min(1e-30))
+        if dev.type == "cuda":
+            report["cuda_fast_impl"] = _cuda_fast_impl(small, acq)
+            report["compile_vs_reference_rel_l2"] = float(
+                (runners["fast-compile"](small) - ref).norm() / ref.norm().clamp_min(1e-30))
         for name, run in runners.items():
             report["paths"][name] = {}
             for b in batch_sizes:
@@ -183,9 +190,50 @@ def forward_benchmark(batch_sizes: tuple[int, ...] = (1, 4, 16), device: str = "
                     entry["pml_width"] = max(acquisition.nbc, 1)
                 report["paths"][name][str(int(b))] = entry
                 if progress:
-                    print(f"forward bench {name:9s} batch {int(b):3d}: {entry['samples_per_s']:.3g} samples/s, "
+                    print(f"forward bench {name:12s} batch {int(b):3d}: {entry['samples_per_s']:.3g} samples/s, "
                           f"{entry['gcell_updates_per_s']:.3g} G cell-updates/s")
+        if dev.type == "cuda" and report.get("cuda_fast_impl") == "triton":
+            report["triton_tiles"] = _triton_tile_sweep(acq, max(batch_sizes), scale, repeats, seed, dev, progress)
     return report
+
+
+def _cuda_fast_impl(v: torch.Tensor, acquisition: Acquisition) -> str:
+    """Which implementation ``forward_model(path="fast")`` uses for ``v`` on CUDA (after a first call)."""
+    from .physics import triton_kernel
+
+    for impl in solver.CUDA_IMPLS:
+        if impl in solver._failed_impls or (impl == "triton" and not triton_kernel.supported(v, acquisition)[0]):
+            continue
+        return impl
+    return "eager"  # pragma: no cover
+
+
+#: tiles (rows, columns) of the Triton forward kernel timed by the CUDA forward benchmark
+TRITON_TILES = ((4, 32), (8, 32), (4, 64), (8, 64), (16, 64), (4, 128), (8, 128), (32, 32))
+
+
+def _triton_tile_sweep(acq: Acquisition, batch: int, scale: float, repeats: int, seed: int,
+                       dev: torch.device, progress: bool) -> list[dict[str, Any]]:
+    """G cell-updates/s of the Triton kernel for each tile in :data:`TRITON_TILES` at one batch size."""
+    from .physics import triton_kernel
+
+    v = layered_velocity(batch, acq.nz, acq.nx, seed=seed + batch).to(dev)
+    vp = solver.pad_velocity(v, acq.nbc)
+    args = ((vp * (acq.dt / acq.dx)) ** 2, solver.damping_kappa0(v, acq), solver.damping_shape(acq, device=dev),
+            solver._source_scaling((vp * acq.dt) ** 2, acq), acq.wavelet(device=dev), acq)
+    rows = []
+    for tile in TRITON_TILES:
+        for warps in (2, 4, 8):
+            run = lambda: triton_kernel.propagate_triton(*args, block=tile, num_warps=warps)  # noqa: E731
+            run()  # compile this specialisation
+            seconds, _ = _best_time(run, repeats, dev)
+            full = seconds * scale
+            rows.append({"block_z": tile[0], "block_x": tile[1], "num_warps": warps, "batch": batch,
+                         "gcell_updates_per_s": cell_updates(batch, acq) / seconds / 1e9,
+                         "samples_per_s": batch / full})
+            if progress:
+                print(f"triton tile {tile[0]:2d}x{tile[1]:3d} warps {warps}: {rows[-1]['samples_per_s']:.4g} samples/s")
+    return rows
 
 
 def gradient_benchmark(batch_sizes: tuple[int, ...] = (1, 4), device: str = "auto", repeats: int = 1,
@@ -294,7 +342,9 @@ def run_benchmark(what: str = "forward", device: str = "auto", batch_sizes: tupl
 
     t0 = time.perf_counter()
     if what == "forward":
-        report = forward_benchmark(batch_sizes=tuple(batch_sizes or (1, 4, 16)), device=device, progress=True)
+        cuda = resolve_device(device).type == "cuda"
+        report = forward_benchmark(batch_sizes=tuple(batch_sizes or ((1, 16, 128) if cuda else (1, 4, 16))),
+                                   device=device, progress=True)
         report["rows"] = forward_rows(report)
     elif what == "train":
         report = train_benchmark(device=device, batch_sizes=tuple(batch_sizes) if batch_sizes else None)

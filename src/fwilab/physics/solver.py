@@ -29,8 +29,10 @@ Two implementations of that one scheme:
   keeps only two fields).
 * ``path="fast"`` (chosen by ``"auto"`` whenever no gradient is needed): on CPU a numba kernel that
   runs the whole time loop of one model at a time (its fields stay in the last-level cache),
-  parallel over rows, with the model's shots sharing each coefficient row; on CUDA the same
-  :func:`leapfrog_step` fused by ``torch.compile`` (one kernel per step for all models and shots). The CPU kernel
+  parallel over rows, with the model's shots sharing each coefficient row; on CUDA one fused Triton
+  kernel per step (:mod:`fwilab.physics.triton_kernel`: coefficients read once for all of a model's
+  shots, injection and recording in the same kernel), falling back to :func:`leapfrog_step` fused by
+  ``torch.compile`` and then to the eager step where Triton is missing or fails. The CPU kernel
   evaluates the same floating-point operations in the same order as the reference, so the two agree
   to rounding (in practice bit for bit). A batch runs one model per thread; one model runs its rows
   in parallel (:func:`_for_each_model`).
@@ -116,38 +118,55 @@ def pad_velocity(v: torch.Tensor, nbc: int) -> torch.Tensor:
     return F.pad(v, (nbc, nbc, nbc, nbc), mode="replicate")
 
 
-def damping_profile(v: torch.Tensor, acquisition: Acquisition) -> torch.Tensor:
-    """Absorbing-pad damping ``d`` [1/s] for each model, [batch, 1, NZ, NX] (zero inside the model).
-
-    ``κ0 = 3·vmin·ln(1e7)/(2a)``, ``a = (nbc − 1)·dx``, ``d(i) = κ0·(i·dx/a)²`` for pad cell
-    ``i = 0 … nbc − 1`` from the model edge outwards; corners take the left/right (column) profile,
-    as in the original ``AbcCoef2D``. ``vmin`` is differentiable (it is a function of the model).
+def damping_kappa0(v: torch.Tensor, acquisition: Acquisition) -> torch.Tensor:
+    """Each model's damping strength ``κ0 = 3·vmin·ln(1e7)/(2a)`` [1/s], ``a = (nbc − 1)·dx``, shape
+    [batch]; zero when the pad is too thin to absorb (``nbc < 2``). Differentiable in ``v`` (``vmin``).
 
     Args:
         v: [batch, 1, nz, nx] velocity in m/s.
     """
-    b = v.shape[0]
+    if acquisition.nbc < 2:  # a = (nbc-1)·dx would vanish: no absorbing layer
+        return v.new_zeros(v.shape[0])
+    a = (acquisition.nbc - 1) * acquisition.dx
+    vmin = v.reshape(v.shape[0], -1).amin(dim=1)  # [batch]
+    return 3.0 * vmin * DAMPING_LOG_R / (2.0 * a)
+
+
+def damping_shape(acquisition: Acquisition, dtype: torch.dtype = torch.float32,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """The damping's spatial profile [NZ, NX], dimensionless: ``(i·dx/a)²`` on pad cell ``i`` from the
+    model edge outwards (0 inside the model, 1 on the outer edge); corners take the left/right (column)
+    profile, as in the original ``AbcCoef2D``. The damping of a model is ``κ0 ·`` this shape."""
     nbc, dx = acquisition.nbc, acquisition.dx
     nz, nx = acquisition.nz, acquisition.nx
     NZ, NX = acquisition.padded_shape
-    if nbc < 2:  # a = (nbc-1)·dx would vanish: no absorbing layer
-        return v.new_zeros((b, 1, NZ, NX))
+    if nbc < 2:
+        return torch.zeros((NZ, NX), dtype=dtype, device=device)
     a = (nbc - 1) * dx
-    vmin = v.reshape(b, -1).amin(dim=1)  # [batch]
-    kappa0 = 3.0 * vmin * DAMPING_LOG_R / (2.0 * a)  # [batch] in 1/s
-    ramp = (torch.arange(nbc, dtype=v.dtype, device=v.device) * dx / a) ** 2  # [nbc], 0 … 1
+    ramp = (torch.arange(nbc, dtype=dtype, device=device) * dx / a) ** 2  # [nbc], 0 … 1
     # per-column and per-row shape of the profile (1 on the outer edge, 0 inside the model)
-    col = v.new_zeros(NX)
+    col = torch.zeros(NX, dtype=dtype, device=device)
     col[:nbc] = ramp.flip(0)
     col[nbc + nx:] = ramp
-    row = v.new_zeros(NZ)
+    row = torch.zeros(NZ, dtype=dtype, device=device)
     row[:nbc] = ramp.flip(0)
     row[nbc + nz:] = ramp
-    in_model_cols = v.new_zeros(NX)
+    in_model_cols = torch.zeros(NX, dtype=dtype, device=device)
     in_model_cols[nbc:nbc + nx] = 1.0
     # left/right bands on every row; top/bottom bands only on the model's columns
-    shape = col[None, :].expand(NZ, NX) + row[:, None] * in_model_cols[None, :]
-    return kappa0[:, None, None, None] * shape[None, None]
+    return col[None, :].expand(NZ, NX) + row[:, None] * in_model_cols[None, :]
+
+
+def damping_profile(v: torch.Tensor, acquisition: Acquisition) -> torch.Tensor:
+    """Absorbing-pad damping ``d`` [1/s] for each model, [batch, 1, NZ, NX] (zero inside the model):
+    ``κ0`` (:func:`damping_kappa0`) times the spatial profile (:func:`damping_shape`),
+    ``d(i) = κ0·(i·dx/a)²`` for pad cell ``i = 0 … nbc − 1`` from the model edge outwards.
+
+    Args:
+        v: [batch, 1, nz, nx] velocity in m/s.
+    """
+    shape = damping_shape(acquisition, v.dtype, v.device)
+    return damping_kappa0(v, acquisition)[:, None, None, None] * shape[None, None]
 
 
 def scheme_coefficients(v: torch.Tensor, acquisition: Acquisition) -> dict[str, torch.Tensor]:
@@ -179,6 +198,13 @@ def _flat_indices(acquisition: Acquisition, device: torch.device) -> tuple[torch
     rx = torch.as_tensor(acquisition.receiver_x, device=device) + nbc
     rec = shots[:, None] * (NZ * NX) + (acquisition.receiver_z + nbc) * NX + rx[None, :]
     return src, rec.reshape(-1)
+
+
+def _source_scaling(beta: torch.Tensor, acquisition: Acquisition) -> torch.Tensor:
+    """``(v_s·dt)²`` [m²] at each shot's source cell, [batch, shot], from ``beta`` [batch, 1, NZ, NX]."""
+    NZ, NX = acquisition.padded_shape
+    src_index, _ = _flat_indices(acquisition, beta.device)
+    return beta.reshape(beta.shape[0], -1)[:, src_index % (NZ * NX)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,7 +249,7 @@ def _propagate_torch(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, acqui
     NZ, NX = acquisition.padded_shape
     device = coef["alpha"].device
     src_index, rec_index = _flat_indices(acquisition, device)
-    beta_src = coef["beta"].reshape(b, -1)[:, src_index % (NZ * NX)]  # [batch, shot]
+    beta_src = _source_scaling(coef["beta"], acquisition)  # [batch, shot]
     p = coef["alpha"].new_zeros((b, S, NZ, NX))
     p_old = torch.zeros_like(p)
     records = []
@@ -542,11 +568,16 @@ class _NumbaAdjointPropagate(torch.autograd.Function):
 
 
 # --------------------------------------------------------------------------------------------
-# fast CUDA path: leapfrog_step fused by torch.compile
+# fast CUDA path: the fused Triton kernel, else leapfrog_step fused by torch.compile
 # --------------------------------------------------------------------------------------------
+
+#: implementations of the CUDA fast path, fastest first: the fused Triton kernel (triton_kernel.py),
+#: torch.compile of leapfrog_step, the eager step
+CUDA_IMPLS = ("triton", "compile", "eager")
 
 _compiled_steps: dict[str, Callable] = {}
 _compile_lock = threading.Lock()
+_failed_impls: set[str] = set()
 
 
 def compiled_step(device_type: str) -> Callable:
@@ -558,21 +589,48 @@ def compiled_step(device_type: str) -> Callable:
         return _compiled_steps[device_type]
 
 
-def _propagate_cuda_fast(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, acquisition: Acquisition,
-                         progress: bool = False) -> torch.Tensor:
-    """The reference loop with the compiled step (no autograd). Should compilation fail (no Triton,
-    an unsupported GPU), warn once and fall back to the eager step: same numbers, slower."""
+def _run_cuda_impl(impl: str, v: torch.Tensor, acquisition: Acquisition, progress: bool) -> torch.Tensor:
+    wavelet = acquisition.wavelet(v.dtype, v.device)
+    if impl == "triton":
+        from . import triton_kernel
+
+        vp = pad_velocity(v, acquisition.nbc)
+        alpha = (vp * (acquisition.dt / acquisition.dx)) ** 2
+        beta_src = _source_scaling((vp * acquisition.dt) ** 2, acquisition)
+        return triton_kernel.propagate_triton(alpha, damping_kappa0(v, acquisition),
+                                              damping_shape(acquisition, v.dtype, v.device), beta_src, wavelet,
+                                              acquisition, progress=progress)
+    step = compiled_step(v.device.type) if impl == "compile" else leapfrog_step
+    return _propagate_torch(scheme_coefficients(v, acquisition), wavelet, acquisition, step=step, progress=progress)
+
+
+def _propagate_cuda_fast(v: torch.Tensor, acquisition: Acquisition, progress: bool = False,
+                         impl: str = "auto") -> torch.Tensor:
+    """The fast path on CUDA, no autograd: ``impl="auto"`` takes the first of :data:`CUDA_IMPLS` that
+    supports the call and has not failed in this process; a failure (no Triton, a compiler error) warns
+    once and falls through to the next (same numbers to float32 rounding, slower). A named ``impl`` runs
+    that implementation or raises."""
+    if impl not in ("auto",) + CUDA_IMPLS:
+        raise ValueError(f"unknown CUDA implementation {impl!r}: choose auto or one of {', '.join(CUDA_IMPLS)}")
     with torch.no_grad():
-        try:
-            return _propagate_torch(coef, wavelet, acquisition, step=compiled_step("cuda"), progress=progress)
-        except Exception as exc:  # torch._dynamo / inductor errors have no common public base class
-            if _compiled_steps.get("cuda") is leapfrog_step:
-                raise
-            warnings.warn(f"torch.compile of the forward step failed ({type(exc).__name__}: {exc}); "
-                          "using the eager step on CUDA", RuntimeWarning, stacklevel=3)
-            with _compile_lock:
-                _compiled_steps["cuda"] = leapfrog_step
-            return _propagate_torch(coef, wavelet, acquisition, step=leapfrog_step, progress=progress)
+        if impl != "auto":
+            return _run_cuda_impl(impl, v, acquisition, progress)
+        from . import triton_kernel
+
+        for name in CUDA_IMPLS:
+            if name in _failed_impls:
+                continue
+            if name == "triton" and not triton_kernel.supported(v, acquisition)[0]:
+                continue
+            if name == "eager":
+                return _run_cuda_impl(name, v, acquisition, progress)
+            try:
+                return _run_cuda_impl(name, v, acquisition, progress)
+            except Exception as exc:  # Triton / torch._dynamo / inductor errors share no public base class
+                warnings.warn(f"the {name} forward path failed on {v.device} ({type(exc).__name__}: {exc}); "
+                              "falling back to the next implementation", RuntimeWarning, stacklevel=3)
+                _failed_impls.add(name)
+        raise AssertionError("unreachable: the eager step always runs")  # pragma: no cover
 
 
 # --------------------------------------------------------------------------------------------
@@ -587,8 +645,8 @@ def forward_model(v: torch.Tensor, acquisition: Acquisition = OPENFWI, *, path: 
         v: [batch, 1, depth, width] velocity in m/s, float32 or float64, any device; depth and
             width must equal ``acquisition.nz, acquisition.nx``.
         acquisition: geometry, wavelet, time axis and absorbing pad (default: :data:`OPENFWI`).
-        path: ``"reference"`` (differentiable torch loop), ``"fast"`` (numba on CPU,
-            ``torch.compile`` on CUDA; no gradient), ``"adjoint"`` (CPU only: the numba kernel
+        path: ``"reference"`` (differentiable torch loop), ``"fast"`` (numba on CPU, the fused
+            Triton kernel on CUDA, else ``torch.compile``; no gradient), ``"adjoint"`` (CPU only: the numba kernel
             forward and its hand-written adjoint backward — the same gradient as ``"reference"``
             to rounding, 2.6-7× faster on 2 CPU cores (``make bench``) and without the autograd
             tape, ~2 GB a sample instead of over 24 GB at the OpenFWI size) or ``"auto"`` (fast
@@ -618,10 +676,7 @@ def forward_model(v: torch.Tensor, acquisition: Acquisition = OPENFWI, *, path: 
         if _adjoint_numba is None:  # pragma: no cover
             raise ValueError("path='adjoint' needs numba; install it or use path='reference'")
         coef = scheme_coefficients(v, acquisition)
-        b = v.shape[0]
-        NZ, NX = acquisition.padded_shape
-        src_index, _ = _flat_indices(acquisition, v.device)
-        beta_src = coef["beta"].reshape(b, -1)[:, src_index % (NZ * NX)]  # [batch, shot]
+        beta_src = _source_scaling(coef["beta"], acquisition)  # [batch, shot]
         return _NumbaAdjointPropagate.apply(coef["temp1"], coef["temp2"], coef["alpha"], beta_src,
                                             acquisition.wavelet(v.dtype, v.device), acquisition)
     use_fast = path == "fast" or (path == "auto" and not needs_grad)
@@ -631,12 +686,12 @@ def forward_model(v: torch.Tensor, acquisition: Acquisition = OPENFWI, *, path: 
         coef = scheme_coefficients(v, acquisition)
         return _propagate_torch(coef, acquisition.wavelet(v.dtype, v.device), acquisition, progress=progress)
     with torch.no_grad():
+        if v.device.type == "cuda":
+            return _propagate_cuda_fast(v, acquisition, progress=progress)
         coef = scheme_coefficients(v, acquisition)
         wavelet = acquisition.wavelet(v.dtype, v.device)
         if v.device.type == "cpu":
             return _propagate_cpu_fast(coef, wavelet, acquisition, progress=progress).to(v.device)
-        if v.device.type == "cuda":
-            return _propagate_cuda_fast(coef, wavelet, acquisition, progress=progress)
         # other accelerators (mps, xpu…): the reference loop without autograd
         return _propagate_torch(coef, wavelet, acquisition, progress=progress)
 

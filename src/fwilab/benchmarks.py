@@ -218,9 +218,7 @@ def _triton_tile_sweep(acq: Acquisition, batch: int, scale: float, repeats: int,
     from .physics import triton_kernel
 
     v = layered_velocity(batch, acq.nz, acq.nx, seed=seed + batch).to(dev)
-    vp = solver.pad_velocity(v, acq.nbc)
-    args = ((vp * (acq.dt / acq.dx)) ** 2, solver.damping_kappa0(v, acq), solver.damping_shape(acq, device=dev),
-            solver._source_scaling((vp * acq.dt) ** 2, acq), acq.wavelet(device=dev), acq)
+    args = (*triton_kernel.kernel_inputs(v, acq), acq)
     rows = []
     for tile in TRITON_TILES:
         for warps in (2, 4, 8):

@@ -43,9 +43,6 @@ def test_triton_kernel_tiles_agree():
     v = layered_velocity(2, OPENFWI.nz, OPENFWI.nx, seed=3).cuda()
     short = OPENFWI.replace(nt=300)
     base = solver._propagate_cuda_fast(v, short, impl="eager")
-    vp = solver.pad_velocity(v, short.nbc)
-    args = ((vp * (short.dt / short.dx)) ** 2, solver.damping_kappa0(v, short),
-            solver.damping_shape(short, device=v.device), solver._source_scaling((vp * short.dt) ** 2, short),
-            short.wavelet(device=v.device), short)
+    args = (*tk.kernel_inputs(v, short), short)
     for block in ((4, 32), (8, 64), (16, 64), (8, 128), (32, 32)):
         assert _rel_l2(tk.propagate_triton(*args, block=block), base) < 1e-5, block

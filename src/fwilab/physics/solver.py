@@ -590,18 +590,14 @@ def compiled_step(device_type: str) -> Callable:
 
 
 def _run_cuda_impl(impl: str, v: torch.Tensor, acquisition: Acquisition, progress: bool) -> torch.Tensor:
-    wavelet = acquisition.wavelet(v.dtype, v.device)
     if impl == "triton":
         from . import triton_kernel
 
-        vp = pad_velocity(v, acquisition.nbc)
-        alpha = (vp * (acquisition.dt / acquisition.dx)) ** 2
-        beta_src = _source_scaling((vp * acquisition.dt) ** 2, acquisition)
-        return triton_kernel.propagate_triton(alpha, damping_kappa0(v, acquisition),
-                                              damping_shape(acquisition, v.dtype, v.device), beta_src, wavelet,
-                                              acquisition, progress=progress)
+        return triton_kernel.propagate_triton(*triton_kernel.kernel_inputs(v, acquisition), acquisition,
+                                              progress=progress)
     step = compiled_step(v.device.type) if impl == "compile" else leapfrog_step
-    return _propagate_torch(scheme_coefficients(v, acquisition), wavelet, acquisition, step=step, progress=progress)
+    return _propagate_torch(scheme_coefficients(v, acquisition), acquisition.wavelet(v.dtype, v.device),
+                            acquisition, step=step, progress=progress)
 
 
 def _propagate_cuda_fast(v: torch.Tensor, acquisition: Acquisition, progress: bool = False,

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from .acquisition import Acquisition
+from . import solver
 from .solver import C1, C2, C3
 
 try:
@@ -135,6 +136,15 @@ def _kernel():
         if key not in _kernels:
             _kernels[key] = _build_kernel()
         return _kernels[key]
+
+
+def kernel_inputs(v: torch.Tensor, acquisition: Acquisition) -> tuple:
+    """The arguments of :func:`propagate_triton` before ``acquisition`` for velocity ``v``
+    [batch, 1, nz, nx] in m/s: ``(α, κ0, damping shape, source scaling, wavelet)``."""
+    vp = solver.pad_velocity(v, acquisition.nbc)
+    return ((vp * (acquisition.dt / acquisition.dx)) ** 2, solver.damping_kappa0(v, acquisition),
+            solver.damping_shape(acquisition, v.dtype, v.device),
+            solver._source_scaling((vp * acquisition.dt) ** 2, acquisition), acquisition.wavelet(v.dtype, v.device))
 
 
 def propagate_triton(alpha: torch.Tensor, kappa0: torch.Tensor, shape: torch.Tensor, beta_src: torch.Tensor,

@@ -132,3 +132,49 @@ def test_a_resumed_training_piece_counts_its_whole_training_time(tmp_path):
 
     art = run_or_load(ToyConfig.preset("smoke", results_dir=str(tmp_path)), run, log=lambda s: None)
     assert art.provenance["compute_wall_s"] == 120.0
+
+
+def test_a_time_budget_runs_whole_pieces_and_the_rerun_continues(tmp_path, monkeypatch):
+    """Each piece takes 100 s of a fake clock. With 250 s, pieces a and b run (b starts at 100 s: 100 +
+    the longest 100 fits) and c does not (200 + 100 > 250); the rerun loads a and b and computes c."""
+    from fwilab.results import BudgetExhausted, piece_budget, run_piece
+
+    now = [0.0]
+    monkeypatch.setattr(results, "_clock", lambda: now[0])
+    cfg = ToyConfig.preset("smoke", results_dir=str(tmp_path))
+    computed = []
+
+    def piece(name):
+        def compute():
+            computed.append(name)
+            now[0] += 100.0
+            return {"name": name}, {}
+        return run_piece(cfg, name, compute, log=lambda s: None)
+
+    with pytest.raises(BudgetExhausted, match="before piece c .* computed in this run: a, b"):
+        with piece_budget(250):
+            for name in "abc":
+                piece(name)
+    assert computed == ["a", "b"]
+    with piece_budget(150):
+        for name in "abc":
+            piece(name)
+    assert computed == ["a", "b", "c"]
+    for name in "abcd":  # no budget: no limit
+        piece(name)
+    assert computed[-1] == "d"
+    with pytest.raises(ValueError, match="positive"):
+        with piece_budget(0):
+            pass
+
+
+def test_cli_run_reports_a_spent_budget_with_its_own_exit_status(monkeypatch, capsys):
+    from fwilab import cli, experiments
+    from fwilab.results import BudgetExhausted
+
+    def spent(config, log=print):
+        raise BudgetExhausted("time budget spent before piece x")
+
+    monkeypatch.setattr(experiments, "run_chapter", spent)
+    assert cli.main(["run", "data", "--profile", "smoke", "--budget-s", "60"]) == cli.EXIT_PARTIAL == 3
+    assert "stopped: time budget spent before piece x" in capsys.readouterr().out

@@ -1,6 +1,7 @@
 """Command line: everything a chapter notebook can do, ``python -m fwilab …``.
 
     python -m fwilab run data --profile cpu --device auto --seed 0
+    python -m fwilab run baselines --profile full --device cuda --budget-s 480   # whole pieces only
     python -m fwilab reproduce --profile full --device cuda --chapters data
     python -m fwilab data generate --family flatvel-a --n 1000 --out DIR [--device cuda] [--seed 0]
     python -m fwilab bench forward|gradient|train [--batches 1 4 16] [--device auto]
@@ -15,6 +16,9 @@ import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
+
+#: exit status of ``run --budget-s`` when the budget ran out before the chapter finished (pieces saved)
+EXIT_PARTIAL = 3
 
 
 def _parse_value(text: str) -> Any:
@@ -40,9 +44,16 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .experiments import make_config, run_chapter
 
+    from .results import BudgetExhausted, piece_budget
+
     cfg = make_config(args.chapter, args.profile, device=args.device, seed=args.seed,
                       results_dir=args.results_dir, recompute=args.recompute, **_overrides(args.set))
-    art = run_chapter(cfg)
+    try:
+        with piece_budget(args.budget_s):
+            art = run_chapter(cfg)
+    except BudgetExhausted as exc:
+        print(f"stopped: {exc}")
+        return EXIT_PARTIAL
     for c in art.claims:
         print(f"  [{c['verdict']}] {c['id']}: {c['ours']}")
     return 0
@@ -118,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(r)
     r.add_argument("--recompute", action="store_true", help="ignore a matching artifact and run again")
     r.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. n_real=8")
+    r.add_argument("--budget-s", type=float, default=None,
+                   help="wall-time budget [s]: start a piece only if the longest piece so far still fits; "
+                        f"exit {EXIT_PARTIAL} with the finished pieces saved when it is spent")
     r.set_defaults(func=_cmd_run)
 
     rp = sub.add_parser("reproduce", help="recompute and rewrite the artifacts of several chapters")

@@ -13,6 +13,7 @@ half-written artifact behind.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import io
 import json
@@ -249,6 +250,47 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+class BudgetExhausted(RuntimeError):
+    """Raised by :func:`run_piece` when the time budget set by :func:`piece_budget` leaves no room for the
+    next piece; every piece finished so far is saved, so the same run continues where it stopped."""
+
+
+#: the clock of the time budget (monotonic seconds)
+_clock: Callable[[], float] = time.monotonic
+
+#: the time budget of the run in progress: monotonic deadline, the longest piece computed so far [s], and
+#: the pieces computed within it
+_BUDGET: dict[str, Any] = {"deadline": None, "longest_s": 0.0, "computed": []}
+
+
+@contextlib.contextmanager
+def piece_budget(seconds: float | None):
+    """Run a chapter's pieces within ``seconds`` of wall time (``None``: no limit).
+
+    A piece starts only while ``now + longest piece so far`` stays inside the budget (the first always
+    starts), so a session with a hard time limit (a lent GPU for a few minutes) can spend it on whole
+    pieces and leave the rest to the next session: :class:`BudgetExhausted` ends the run, the finished
+    pieces stay saved, and the same command continues later.
+    """
+    if seconds is not None and seconds <= 0:
+        raise ValueError(f"the time budget must be positive, got {seconds} s")
+    saved = dict(_BUDGET, computed=list(_BUDGET["computed"]))
+    _BUDGET.update(deadline=None if seconds is None else _clock() + float(seconds), longest_s=0.0, computed=[])
+    try:
+        yield _BUDGET
+    finally:
+        _BUDGET.update(saved)
+
+
+def _check_budget(name: str) -> None:
+    deadline = _BUDGET["deadline"]
+    if deadline is not None and _clock() + _BUDGET["longest_s"] > deadline:
+        done = ", ".join(_BUDGET["computed"]) or "none"
+        raise BudgetExhausted(f"time budget spent before piece {name} (the longest piece took "
+                              f"{_BUDGET['longest_s']:.0f} s); computed in this run: {done}. "
+                              "Run the same command again to continue.")
+
+
 def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[dict[str, Any], dict[str, np.ndarray]]],
               log: Callable[[str], None] = print, unrelated: Iterable[str] = ()) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Run one piece of a chapter (``compute() -> (metrics, arrays)``) once; later calls load it.
@@ -267,8 +309,11 @@ def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[d
         log(f"  piece {name}: loaded")
         _PIECE_TIMES[name] = _compute_s(metrics)
         return metrics, arrays
-    t0 = time.perf_counter()
+    _check_budget(name)
+    t0, started = time.perf_counter(), _clock()
     metrics, arrays = compute()
+    _BUDGET["longest_s"] = max(_BUDGET["longest_s"], _clock() - started)
+    _BUDGET["computed"].append(name)
     state = git_state()
     metrics = {**metrics, "piece_wall_s": round(time.perf_counter() - t0, 3), "piece_git_commit": state["commit"],
                "piece_git_dirty": state["dirty"], "piece_device": str(resolve_device(config.device))}

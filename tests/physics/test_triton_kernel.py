@@ -106,3 +106,15 @@ def test_a_failing_implementation_warns_once_and_falls_back(monkeypatch, interpr
     assert len(calls) == 1
     with pytest.raises(ValueError, match="unknown CUDA implementation"):
         solver._propagate_cuda_fast(v, SMALL, impl="cupy")
+
+
+def test_out_of_memory_is_raised_not_taken_for_a_broken_kernel(monkeypatch, interpret):
+    def oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(tk, "propagate_triton", oom)
+    monkeypatch.setattr(tk, "supported", lambda v, a: (True, ""))
+    monkeypatch.setattr(solver, "_failed_impls", set())
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        solver._propagate_cuda_fast(_models(1), SMALL)
+    assert not solver._failed_impls

@@ -622,6 +622,8 @@ def _propagate_cuda_fast(v: torch.Tensor, acquisition: Acquisition, progress: bo
                 return _run_cuda_impl(name, v, acquisition, progress)
             try:
                 return _run_cuda_impl(name, v, acquisition, progress)
+            except torch.cuda.OutOfMemoryError:  # the batch is too large, not the implementation broken
+                raise
             except Exception as exc:  # Triton / torch._dynamo / inductor errors share no public base class
                 warnings.warn(f"the {name} forward path failed on {v.device} ({type(exc).__name__}: {exc}); "
                               "falling back to the next implementation", RuntimeWarning, stacklevel=3)

@@ -107,12 +107,12 @@ class BaselinesConfig(SurveyMixin, ExperimentConfig):
         "smoke": dict(families=("flatvel-a",), gan_families=("flatvel-a",), n_seeds=1, n_train=8, n_val=4,
                       n_test=4, nt=200, nbc=20, width=0.125, epochs=2, batch_size=4, gan_epochs=1,
                       fwi_samples=1, fwi_iterations=2, fwi_frequencies=(10.0,)),
-        # cpu: the five A families, ~8-15 min per (family, seed) of InversionNet and 6-10 min per
+        # cpu: the five A families, 2-10 min per (family, seed) of InversionNet and 6-10 min per
         # VelocityGAN run on 2 cores (plus ~7 min of data generation per family, cached); classic FWI on
         # 5 FlatVel-A samples with 15 steps per band, ~18 min (the CPU adjoint path, ~4-7 s per step and
         # sample): on every family it would add over an hour, and its claim is judged at full only.
         "cpu": dict(families=A_FAMILIES, gan_families=("flatvel-a",), fwi_families=("flatvel-a",),
-                    n_seeds=2, n_train=400, n_val=50, n_test=100, width=0.25, epochs=10, batch_size=16,
+                    n_seeds=3, n_train=400, n_val=50, n_test=100, width=0.25, epochs=10, batch_size=16,
                     lr=5e-4, gan_epochs=12, fwi_samples=5, fwi_iterations=15),
         "full": dict(),
     }

@@ -166,6 +166,12 @@ def test_a_time_budget_runs_whole_pieces_and_the_rerun_continues(tmp_path, monke
     with pytest.raises(ValueError, match="positive"):
         with piece_budget(0):
             pass
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match="single-process"):
+        with piece_budget(60):
+            pass
+    with piece_budget(None):  # no budget: fine under torchrun
+        pass
 
 
 def test_cli_run_reports_a_spent_budget_with_its_own_exit_status(monkeypatch, capsys):

@@ -172,7 +172,7 @@ def forward_benchmark(batch_sizes: tuple[int, ...] = (1, 4, 16), device: str = "
         fast = forward_model(small, acq, path="fast")
         report["fast_vs_reference_rel_l2"] = float((fast - ref).norm() / ref.norm().clamp_min(1e-30))
         if dev.type == "cuda":
-            report["cuda_fast_impl"] = _cuda_fast_impl(small, acq)
+            report["cuda_fast_impl"] = solver.cuda_fast_candidates(small, acq)[0]
             report["compile_vs_reference_rel_l2"] = float(
                 (runners["fast-compile"](small) - ref).norm() / ref.norm().clamp_min(1e-30))
         for name, run in runners.items():
@@ -195,17 +195,6 @@ def forward_benchmark(batch_sizes: tuple[int, ...] = (1, 4, 16), device: str = "
         if dev.type == "cuda" and report.get("cuda_fast_impl") == "triton":
             report["triton_tiles"] = _triton_tile_sweep(acq, max(batch_sizes), scale, repeats, seed, dev, progress)
     return report
-
-
-def _cuda_fast_impl(v: torch.Tensor, acquisition: Acquisition) -> str:
-    """Which implementation ``forward_model(path="fast")`` uses for ``v`` on CUDA (after a first call)."""
-    from .physics import triton_kernel
-
-    for impl in solver.CUDA_IMPLS:
-        if impl in solver._failed_impls or (impl == "triton" and not triton_kernel.supported(v, acquisition)[0]):
-            continue
-        return impl
-    return "eager"  # pragma: no cover
 
 
 #: tiles (rows, columns) of the Triton forward kernel timed by the CUDA forward benchmark

@@ -43,7 +43,6 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .experiments import make_config, run_chapter
-
     from .results import BudgetExhausted, piece_budget
 
     cfg = make_config(args.chapter, args.profile, device=args.device, seed=args.seed,

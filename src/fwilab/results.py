@@ -274,6 +274,9 @@ def piece_budget(seconds: float | None):
     """
     if seconds is not None and seconds <= 0:
         raise ValueError(f"the time budget must be positive, got {seconds} s")
+    if seconds is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # each rank would judge the budget on its own clock and could stop at a different piece
+        raise ValueError("a time budget is for single-process runs, not under torchrun")
     saved = dict(_BUDGET, computed=list(_BUDGET["computed"]))
     _BUDGET.update(deadline=None if seconds is None else _clock() + float(seconds), longest_s=0.0, computed=[])
     try:

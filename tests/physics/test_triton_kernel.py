@@ -104,6 +104,7 @@ def test_a_failing_implementation_warns_once_and_falls_back(monkeypatch, interpr
         warnings.simplefilter("error")
         solver._propagate_cuda_fast(v, SMALL)  # triton is not tried again
     assert len(calls) == 1
+    assert solver.cuda_fast_candidates(v, SMALL) == ["eager"]
     with pytest.raises(ValueError, match="unknown CUDA implementation"):
         solver._propagate_cuda_fast(v, SMALL, impl="cupy")
 

@@ -600,6 +600,15 @@ def _run_cuda_impl(impl: str, v: torch.Tensor, acquisition: Acquisition, progres
                             acquisition, step=step, progress=progress)
 
 
+def cuda_fast_candidates(v: torch.Tensor, acquisition: Acquisition) -> list[str]:
+    """The implementations of :data:`CUDA_IMPLS` that the CUDA fast path would try for ``v``, in order:
+    those that support the call and have not failed in this process (the eager step always last)."""
+    from . import triton_kernel
+
+    return [name for name in CUDA_IMPLS if name == "eager" or (
+        name not in _failed_impls and (name != "triton" or triton_kernel.supported(v, acquisition)[0]))]
+
+
 def _propagate_cuda_fast(v: torch.Tensor, acquisition: Acquisition, progress: bool = False,
                          impl: str = "auto") -> torch.Tensor:
     """The fast path on CUDA, no autograd: ``impl="auto"`` takes the first of :data:`CUDA_IMPLS` that
@@ -611,13 +620,7 @@ def _propagate_cuda_fast(v: torch.Tensor, acquisition: Acquisition, progress: bo
     with torch.no_grad():
         if impl != "auto":
             return _run_cuda_impl(impl, v, acquisition, progress)
-        from . import triton_kernel
-
-        for name in CUDA_IMPLS:
-            if name in _failed_impls:
-                continue
-            if name == "triton" and not triton_kernel.supported(v, acquisition)[0]:
-                continue
+        for name in cuda_fast_candidates(v, acquisition):
             if name == "eager":
                 return _run_cuda_impl(name, v, acquisition, progress)
             try:

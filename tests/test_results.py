@@ -184,3 +184,15 @@ def test_cli_run_reports_a_spent_budget_with_its_own_exit_status(monkeypatch, ca
     monkeypatch.setattr(experiments, "run_chapter", spent)
     assert cli.main(["run", "data", "--profile", "smoke", "--budget-s", "60"]) == cli.EXIT_PARTIAL == 3
     assert "stopped: time budget spent before piece x" in capsys.readouterr().out
+
+
+def test_outside_git_the_commit_comes_from_the_environment(monkeypatch):
+    monkeypatch.setattr(results, "repo_root", lambda: None)
+    monkeypatch.delenv(results.GIT_COMMIT_ENV, raising=False)
+    monkeypatch.delenv(results.GIT_DIRTY_ENV, raising=False)
+    assert results.git_state() == {"commit": "unknown", "dirty": None}
+    monkeypatch.setenv(results.GIT_COMMIT_ENV, "abc123")
+    monkeypatch.setenv(results.GIT_DIRTY_ENV, "0")
+    assert results.git_state() == {"commit": "abc123", "dirty": False}
+    monkeypatch.setenv(results.GIT_DIRTY_ENV, "1")
+    assert results.git_state()["dirty"] is True

@@ -47,11 +47,19 @@ def repo_root() -> Path | None:
     return Path(out.stdout.strip()) if out.returncode == 0 else None
 
 
+#: environment variables that name the commit (and "1"/"0" dirty flag) of a copy of the tree without its
+#: git folder, such as the one a lent GPU machine runs (set by .ci/device-check from the device kit)
+GIT_COMMIT_ENV, GIT_DIRTY_ENV = "FWILAB_GIT_COMMIT", "FWILAB_GIT_DIRTY"
+
+
 def git_state() -> dict[str, Any]:
-    """Commit hash and dirty flag of the work tree, or 'unknown' outside git."""
+    """Commit hash and dirty flag of the work tree; outside git, those named by :data:`GIT_COMMIT_ENV`
+    and :data:`GIT_DIRTY_ENV`, else 'unknown'."""
     root = repo_root()
     if root is None:
-        return {"commit": "unknown", "dirty": None}
+        dirty = os.environ.get(GIT_DIRTY_ENV)
+        return {"commit": os.environ.get(GIT_COMMIT_ENV) or "unknown",
+                "dirty": None if dirty is None else dirty.strip() not in ("", "0", "false", "False")}
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
     commit = git("rev-parse", "HEAD") or "unknown"

@@ -321,12 +321,13 @@ def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[d
         _PIECE_TIMES[name] = _compute_s(metrics)
         return metrics, arrays
     _check_budget(name)
-    t0, started = time.perf_counter(), _clock()
+    started = _clock()
     metrics, arrays = compute()
-    _BUDGET["longest_s"] = max(_BUDGET["longest_s"], _clock() - started)
+    wall_s = _clock() - started
+    _BUDGET["longest_s"] = max(_BUDGET["longest_s"], wall_s)
     _BUDGET["computed"].append(name)
     state = git_state()
-    metrics = {**metrics, "piece_wall_s": round(time.perf_counter() - t0, 3), "piece_git_commit": state["commit"],
+    metrics = {**metrics, "piece_wall_s": round(wall_s, 3), "piece_git_commit": state["commit"],
                "piece_git_dirty": state["dirty"], "piece_device": str(resolve_device(config.device))}
     blob = json.dumps(metrics, default=_default, allow_nan=True)
     if is_main_process():

@@ -122,9 +122,8 @@ class BaselinesConfig(SurveyMixin, ExperimentConfig):
         object.__setattr__(self, "gan_families", tuple(check_family(f) for f in self.gan_families))
         if not self.families:
             raise ValueError("families must name at least one family")
-        if self.fwi_families is None:
-            object.__setattr__(self, "fwi_families", self.families)
-        object.__setattr__(self, "fwi_families", tuple(check_family(f) for f in self.fwi_families))
+        fwi_families = self.families if self.fwi_families is None else self.fwi_families
+        object.__setattr__(self, "fwi_families", tuple(check_family(f) for f in fwi_families))
         if not set(self.fwi_families) <= set(self.families):
             raise ValueError(f"fwi_families {self.fwi_families} must be among families {self.families} "
                              "(FWI is compared against InversionNet on the same test samples)")

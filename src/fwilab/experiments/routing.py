@@ -27,14 +27,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..claims import Claim, judge
+from ..claims import Claim
 from ..config import ExperimentConfig, SurveyMixin
 from ..data.families import check_family
 from ..data.splits import load_family_splits
 from ..models.spamoe import LOAD_BALANCE_MODES, SPAMoEConfig
 from ..results import Artifact, run_piece
 from ..training.fit import FitConfig
-from .spamoe import COLLAPSE_SHARE, JUDGED_AT, checkpoint_root, concat, head, rho_min_for, train_spamoe, utilisation
+from .spamoe import (COLLAPSE_SHARE, JUDGED_AT, checkpoint_root, concat, head, judge_spamoe, rho_min_for,
+                     train_spamoe, utilisation)
 
 CHAPTER = "routing"
 #: two families "route differently" when their first-choice distributions differ by at least this
@@ -196,7 +197,7 @@ def judge_claims(config: RoutingConfig, metrics: dict[str, Any]) -> list[Claim]:
         ours=ours,
         rule=f"holds if no expert is the first choice of more than {100 * COLLAPSE_SHARE:.0f} % of test samples "
              "under either load-balancing variant (every seed); partly if under one of them",
-        verdict=judge(p, len(ok) == len(fine), bool(ok), judged_at=JUDGED_AT),
+        verdict=judge_spamoe(p, len(ok) == len(fine), bool(ok)),
         chapter=CHAPTER, profile=p, setting=setting)]
     if len(config.families) > 1:
         diffs = {f"{r['load_balance']} s{r['seed']}": r["family_difference"] for r in runs}
@@ -208,7 +209,7 @@ def judge_claims(config: RoutingConfig, metrics: dict[str, Any]) -> list[Claim]:
             ours="largest total-variation distance between two families' first-choice distributions: "
                  + "; ".join(f"{k}: {d:.2f}" for k, d in diffs.items()),
             rule=f"holds if it is ≥ {ROUTING_DIFFERENCE_TV:g} in every run, partly in at least one",
-            verdict=judge(p, len(differ) == len(diffs), bool(differ), judged_at=JUDGED_AT),
+            verdict=judge_spamoe(p, len(differ) == len(diffs), bool(differ)),
             chapter=CHAPTER, profile=p, setting=setting))
     return claims
 

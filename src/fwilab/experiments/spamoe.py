@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from ..claims import judge
 from ..config import ExperimentConfig
 from ..layers.spectral import energy_ratio
 from ..models.inversionnet import InversionNet
@@ -53,6 +54,11 @@ COLLAPSE_SHARE: float = 0.9
 #: InversionNet on a few dozen samples for a few epochs, far from learning the task, so their
 #: comparisons, spectral statistics and routing say little about the paper's trained models
 JUDGED_AT: tuple[str, ...] = ("full",)
+
+
+def judge_spamoe(profile: str, holds: bool, partly: bool = False) -> str:
+    """A verdict of the SPAMoE chapters: :func:`~fwilab.claims.judge` at the :data:`JUDGED_AT` profiles."""
+    return judge(profile, holds, partly, judged_at=JUDGED_AT)
 
 MONITOR_FILE = "monitor.npz"
 

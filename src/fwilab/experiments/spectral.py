@@ -33,15 +33,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..claims import Claim, judge
+from ..claims import Claim
 from ..config import ExperimentConfig, SurveyMixin
 from ..data.families import check_family
 from ..data.splits import load_family_splits
 from ..models.spamoe import SPAMoEConfig
 from ..results import Artifact, run_piece
 from ..training.fit import FitConfig
-from .spamoe import (JUDGED_AT, PAPER_MAE_REDUCTION, checkpoint_root, head, mean_std, rho_min_for, target_energy_ratio,
-                     train_inversionnet, train_spamoe)
+from .spamoe import (JUDGED_AT, PAPER_MAE_REDUCTION, checkpoint_root, head, judge_spamoe, mean_std, rho_min_for,
+                     target_energy_ratio, train_inversionnet, train_spamoe)
 
 CHAPTER = "spectral"
 
@@ -286,10 +286,6 @@ def bound_statistics(arrays: dict[str, np.ndarray], piece: str, rho_min: float) 
             "rho_last": float(np.median(rho[-1]))}
 
 
-def _judge(profile: str, holds: bool, partly: bool = False) -> str:
-    return judge(profile, holds, partly, judged_at=JUDGED_AT)
-
-
 def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[Claim]:
     p = config.profile
     claims = []
@@ -319,7 +315,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
             rule=f"holds if our average reduction is at least {100 * (PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE):.1f} % "
                  f"(theirs less {100 * MAE_REDUCTION_TOLERANCE:.0f} points); partly if SPAMoE is better on average "
                  "and beats InversionNet by more than the larger seed std on at least half the families",
-            verdict=_judge(p, avg >= PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE,
+            verdict=judge_spamoe(p, avg >= PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE,
                           avg > 0 and 2 * clear >= len(red)),
             chapter=CHAPTER, profile=p,
             setting=setting + "; theirs is against the best official OpenFWI baseline on the real data, "
@@ -349,7 +345,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
             rule=f"holds if the hinge is non-zero in ≥ {100 * HINGE_ACTIVE_FRACTION:.0f} % of batches, at least half "
                  "the samples fall below ρ_min without it, and with it at most half as many do; partly if the "
                  "bound binds (first or second condition) but the penalty does not hold it",
-            verdict=_judge(p, acts and binds and held, acts or binds),
+            verdict=judge_spamoe(p, acts and binds and held, acts or binds),
             chapter=CHAPTER, profile=p, setting=setting + f"; ablation on {abl}, one seed"))
 
         others = {v: runs[v]["mae"] for v in ("bound-off", "bound-0.5x", "bound-2x") if v in runs}
@@ -362,7 +358,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
                 f"{v}: {m:.4f}" for v, m in others.items()) + f" (seed std of the reference {noise:.4f})",
             rule="holds if the bound at 1× beats the run without it by more than the reference's seed std, "
                  "partly if it is lower at all",
-            verdict=_judge(p, ref_mae < others["bound-off"] - noise, ref_mae < others["bound-off"]),
+            verdict=judge_spamoe(p, ref_mae < others["bound-off"] - noise, ref_mae < others["bound-off"]),
             chapter=CHAPTER, profile=p, setting=setting + f"; ablation on {abl}, one seed"))
 
     contenders = {v: runs[v]["mae"] for v in ("uniform-routing", "random-routing") if v in runs}
@@ -382,7 +378,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
                  + f" (test MAE on {abl}; seed std {noise:.4f})",
             rule="holds if learned routing beats every alternative by more than the reference's seed std; partly "
                  "if it beats at least one by that margin or all of them in the mean",
-            verdict=_judge(p, len(beyond) == len(contenders), bool(beyond) or len(lower) == len(contenders)),
+            verdict=judge_spamoe(p, len(beyond) == len(contenders), bool(beyond) or len(lower) == len(contenders)),
             chapter=CHAPTER, profile=p, setting=setting + f"; uniform/random routing on {abl} with one seed"))
     return claims
 

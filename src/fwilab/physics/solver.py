@@ -169,21 +169,26 @@ def damping_profile(v: torch.Tensor, acquisition: Acquisition) -> torch.Tensor:
     return damping_kappa0(v, acquisition)[:, None, None, None] * shape[None, None]
 
 
+def alpha_beta(v: torch.Tensor, acquisition: Acquisition) -> tuple[torch.Tensor, torch.Tensor]:
+    """``alpha = (v·dt/dx)²`` (dimensionless) and ``beta = (v·dt)²`` [m²] (the source scaling) of the
+    padded models, each [batch, 1, NZ, NX] in ``v``'s dtype."""
+    vp = pad_velocity(v, acquisition.nbc)
+    return (vp * (acquisition.dt / acquisition.dx)) ** 2, (vp * acquisition.dt) ** 2
+
+
 def scheme_coefficients(v: torch.Tensor, acquisition: Acquisition) -> dict[str, torch.Tensor]:
     """Per-model coefficients of the update, each [batch, 1, NZ, NX], in ``v``'s dtype.
 
-    ``alpha = (v·dt/dx)²``, ``temp1 = 2 + 2·c1·α − k``, ``temp2 = 1 − k`` with ``k = d·dt``, and
-    ``beta = (v·dt)²`` [m²] (the source scaling).
+    ``alpha`` and ``beta`` (:func:`alpha_beta`), ``temp1 = 2 + 2·c1·α − k``, ``temp2 = 1 − k`` with
+    ``k = d·dt``.
     """
-    vp = pad_velocity(v, acquisition.nbc)
-    dt, dx = acquisition.dt, acquisition.dx
-    kappa = damping_profile(v, acquisition) * dt
-    alpha = (vp * (dt / dx)) ** 2
+    alpha, beta = alpha_beta(v, acquisition)
+    kappa = damping_profile(v, acquisition) * acquisition.dt
     return {
         "alpha": alpha,
         "temp1": 2.0 + 2.0 * C1 * alpha - kappa,
         "temp2": 1.0 - kappa,
-        "beta": (vp * dt) ** 2,
+        "beta": beta,
     }
 
 
@@ -347,10 +352,8 @@ def _propagate_cpu_fast(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, ac
     temp1, temp2, alpha = arr(coef["temp1"]), arr(coef["temp2"]), arr(coef["alpha"])
     sz, sx, rz, rx = _numba_geometry(acquisition)
     if beta_src is None:
-        beta = coef["beta"].detach().reshape(b, NZ, NX).cpu().numpy()
-        beta_src = np.ascontiguousarray(beta[:, sz, sx])  # [batch, shot]
-    else:
-        beta_src = np.ascontiguousarray(beta_src.detach().cpu().numpy())
+        beta_src = _source_scaling(coef["beta"], acquisition)  # [batch, shot]
+    beta_src = np.ascontiguousarray(beta_src.detach().cpu().numpy())
     w = np.ascontiguousarray(wavelet.detach().cpu().numpy())
     seis = np.zeros((b, S, nt, R), dtype=np_dtype)
     c2, c3 = np_dtype(C2), np_dtype(C3)
@@ -621,13 +624,13 @@ def _propagate_cuda_fast(v: torch.Tensor, acquisition: Acquisition, progress: bo
         if impl != "auto":
             return _run_cuda_impl(impl, v, acquisition, progress)
         for name in cuda_fast_candidates(v, acquisition):
-            if name == "eager":
-                return _run_cuda_impl(name, v, acquisition, progress)
             try:
                 return _run_cuda_impl(name, v, acquisition, progress)
             except torch.cuda.OutOfMemoryError:  # the batch is too large, not the implementation broken
                 raise
             except Exception as exc:  # Triton / torch._dynamo / inductor errors share no public base class
+                if name == "eager":  # the last resort: its error is the caller's
+                    raise
                 warnings.warn(f"the {name} forward path failed on {v.device} ({type(exc).__name__}: {exc}); "
                               "falling back to the next implementation", RuntimeWarning, stacklevel=3)
                 _failed_impls.add(name)

@@ -165,10 +165,9 @@ def _kernel():
 def kernel_inputs(v: torch.Tensor, acquisition: Acquisition) -> tuple:
     """The arguments of :func:`propagate_triton` before ``acquisition`` for velocity ``v``
     [batch, 1, nz, nx] in m/s: ``(α, κ0, damping shape, source scaling, wavelet)``."""
-    vp = solver.pad_velocity(v, acquisition.nbc)
-    return ((vp * (acquisition.dt / acquisition.dx)) ** 2, solver.damping_kappa0(v, acquisition),
-            solver.damping_shape(acquisition, v.dtype, v.device),
-            solver._source_scaling((vp * acquisition.dt) ** 2, acquisition), acquisition.wavelet(v.dtype, v.device))
+    alpha, beta = solver.alpha_beta(v, acquisition)
+    return (alpha, solver.damping_kappa0(v, acquisition), solver.damping_shape(acquisition, v.dtype, v.device),
+            solver._source_scaling(beta, acquisition), acquisition.wavelet(v.dtype, v.device))
 
 
 def propagate_triton(alpha: torch.Tensor, kappa0: torch.Tensor, shape: torch.Tensor, beta_src: torch.Tensor,

@@ -349,6 +349,22 @@ def test_deepwave_agrees_in_the_early_window():
     assert d["rel_unshifted"] > 10 * d["rel"]
 
 
+def test_deepwave_missing_is_named(monkeypatch):
+    """Without deepwave (the lent GPU image has none) the validation says what is missing and what to do."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_deepwave(name, *args, **kwargs):
+        if name == "deepwave":
+            raise ImportError("No module named 'deepwave'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_deepwave)
+    with pytest.raises(ImportError, match=r"needs deepwave 0\.1\.0 .*computed on another machine"):
+        deepwave_comparison()
+
+
 # --------------------------------------------------------------------------- OpenFWI amplitude regime
 
 #: raw seismic min/max of an independent implementation of this convention over 500 maps (FACTS.md)

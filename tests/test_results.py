@@ -136,7 +136,8 @@ def test_a_resumed_training_piece_counts_its_whole_training_time(tmp_path):
 
 def test_a_time_budget_runs_whole_pieces_and_the_rerun_continues(tmp_path, monkeypatch):
     """Each piece takes 100 s of a fake clock. With 250 s, pieces a and b run (b starts at 100 s: 100 +
-    the longest 100 fits) and c does not (200 + 100 > 250); the rerun loads a and b and computes c."""
+    the longest 100 fits) and c does not (200 + 100 > 250); the rerun loads a and b and computes c; with
+    90 s, a rerun that has only loaded pieces (each recorded at 100 s) starts none."""
     from fwilab.results import BudgetExhausted, piece_budget, run_piece
 
     now = [0.0]
@@ -159,6 +160,12 @@ def test_a_time_budget_runs_whole_pieces_and_the_rerun_continues(tmp_path, monke
     with piece_budget(150):
         for name in "abc":
             piece(name)
+    assert computed == ["a", "b", "c"]
+    # loaded pieces' recorded times count: with 90 s left, d (as long as a, b, c: 100 s) does not start
+    with pytest.raises(BudgetExhausted, match="before piece d .*longest piece took 100 s.* computed in this run: none"):
+        with piece_budget(90):
+            for name in "abcd":
+                piece(name)
     assert computed == ["a", "b", "c"]
     for name in "abcd":  # no budget: no limit
         piece(name)

@@ -275,8 +275,9 @@ _BUDGET: dict[str, Any] = {"deadline": None, "longest_s": 0.0, "computed": []}
 def piece_budget(seconds: float | None):
     """Run a chapter's pieces within ``seconds`` of wall time (``None``: no limit).
 
-    A piece starts only while ``now + longest piece so far`` stays inside the budget (the first always
-    starts), so a session with a hard time limit (a lent GPU for a few minutes) can spend it on whole
+    A piece starts only while ``now + longest piece so far`` stays inside the budget (the longest of those
+    computed in this run and of those loaded, by their recorded compute time; a first piece with nothing
+    to go by always starts), so a session with a hard time limit (a lent GPU for a few minutes) can spend it on whole
     pieces and leave the rest to the next session: :class:`BudgetExhausted` ends the run, the finished
     pieces stay saved, and the same command continues later.
     """
@@ -319,6 +320,8 @@ def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[d
             arrays = {k: z[k] for k in z.files if k != "__metrics__"}
         log(f"  piece {name}: loaded")
         _PIECE_TIMES[name] = _compute_s(metrics)
+        # a loaded piece's recorded time tells the budget how long this chapter's pieces take
+        _BUDGET["longest_s"] = max(_BUDGET["longest_s"], _PIECE_TIMES[name])
         return metrics, arrays
     _check_budget(name)
     started = _clock()

@@ -136,8 +136,8 @@ def test_a_resumed_training_piece_counts_its_whole_training_time(tmp_path):
 
 def test_a_time_budget_runs_whole_pieces_and_the_rerun_continues(tmp_path, monkeypatch):
     """Each piece takes 100 s of a fake clock. With 250 s, pieces a and b run (b starts at 100 s: 100 +
-    the longest 100 fits) and c does not (200 + 100 > 250); the rerun loads a and b and computes c; with
-    90 s, a rerun that has only loaded pieces (each recorded at 100 s) starts none."""
+    the longest 100 fits) and c does not (200 + 100 > 250); the rerun loads a and b and computes c. Loaded
+    pieces' recorded times count for every piece after the run's first."""
     from fwilab.results import BudgetExhausted, piece_budget, run_piece
 
     now = [0.0]
@@ -145,10 +145,10 @@ def test_a_time_budget_runs_whole_pieces_and_the_rerun_continues(tmp_path, monke
     cfg = ToyConfig.preset("smoke", results_dir=str(tmp_path))
     computed = []
 
-    def piece(name):
+    def piece(name, seconds=100.0):
         def compute():
             computed.append(name)
-            now[0] += 100.0
+            now[0] += seconds
             return {"name": name}, {}
         return run_piece(cfg, name, compute, log=lambda s: None)
 
@@ -161,15 +161,20 @@ def test_a_time_budget_runs_whole_pieces_and_the_rerun_continues(tmp_path, monke
         for name in "abc":
             piece(name)
     assert computed == ["a", "b", "c"]
-    # loaded pieces' recorded times count: with 90 s left, d (as long as a, b, c: 100 s) does not start
-    with pytest.raises(BudgetExhausted, match="before piece d .*longest piece took 100 s.* computed in this run: none"):
-        with piece_budget(90):
-            for name in "abcd":
-                piece(name)
-    assert computed == ["a", "b", "c"]
-    for name in "abcd":  # no budget: no limit
+    # loaded pieces' recorded times count: with 105 s, d (10 s) is the run's first piece and starts;
+    # e would fit by d's 10 s but not by the loaded 100 s (210 + 100 > 305)
+    with pytest.raises(BudgetExhausted, match="before piece e .*longest piece took 100 s.* computed in this run: d"):
+        with piece_budget(105):
+            for name in "abcde":
+                piece(name, 10.0 if name == "d" else 100.0)
+    assert computed == ["a", "b", "c", "d"]
+    with piece_budget(50):  # a budget shorter than any loaded piece still computes the run's first piece
+        for name in "abcde":
+            piece(name)
+    assert computed[-1] == "e"
+    for name in "abcdef":  # no budget: no limit
         piece(name)
-    assert computed[-1] == "d"
+    assert computed[-1] == "f"
     with pytest.raises(ValueError, match="positive"):
         with piece_budget(0):
             pass

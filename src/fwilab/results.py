@@ -275,11 +275,11 @@ _BUDGET: dict[str, Any] = {"deadline": None, "longest_s": 0.0, "computed": []}
 def piece_budget(seconds: float | None):
     """Run a chapter's pieces within ``seconds`` of wall time (``None``: no limit).
 
-    A piece starts only while ``now + longest piece so far`` stays inside the budget (the longest of those
-    computed in this run and of those loaded, by their recorded compute time; a first piece with nothing
-    to go by always starts), so a session with a hard time limit (a lent GPU for a few minutes) can spend it on whole
-    pieces and leave the rest to the next session: :class:`BudgetExhausted` ends the run, the finished
-    pieces stay saved, and the same command continues later.
+    The first piece computed in the run always starts; each later one only while ``now + longest piece
+    so far`` stays inside the budget (the longest of those computed in this run and of those loaded, by
+    their recorded compute time). So a session with a hard time limit (a lent GPU for a few minutes) can
+    spend it on whole pieces and leave the rest to the next session: :class:`BudgetExhausted` ends the
+    run, the finished pieces stay saved, and the same command continues later.
     """
     if seconds is not None and seconds <= 0:
         raise ValueError(f"the time budget must be positive, got {seconds} s")
@@ -296,7 +296,9 @@ def piece_budget(seconds: float | None):
 
 def _check_budget(name: str) -> None:
     deadline = _BUDGET["deadline"]
-    if deadline is not None and _clock() + _BUDGET["longest_s"] > deadline:
+    # the first piece computed in a run always starts (a loaded piece longer than the whole budget must
+    # not stall the run for good); later ones only while the longest piece so far still fits
+    if deadline is not None and _BUDGET["computed"] and _clock() + _BUDGET["longest_s"] > deadline:
         done = ", ".join(_BUDGET["computed"]) or "none"
         raise BudgetExhausted(f"time budget spent before piece {name} (the longest piece took "
                               f"{_BUDGET['longest_s']:.0f} s); computed in this run: {done}. "

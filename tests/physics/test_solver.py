@@ -258,6 +258,44 @@ def test_model_parallel_and_row_parallel_cpu_kernels_agree_bit_for_bit(monkeypat
     torch.testing.assert_close(out[2][1], out[10**9][1], rtol=0, atol=0)
 
 
+_CACHE_PROBE = """
+import sys, torch
+import fwilab.physics.solver as solver
+from fwilab.physics.acquisition import Acquisition
+solver.numba.get_num_threads = lambda: 2
+acq = Acquisition(nz=8, nx=8, dx=10.0, nt=10, dt=1e-3, f=25.0, source_x=(3,), source_z=1,
+                  receiver_x=(1, 5), receiver_z=1, nbc=4)
+batch = int(sys.argv[1])  # 2: one model per thread, the serial build; 1: the parallel build
+solver.forward_model(torch.full((batch, 1, 8, 8), 2000.0), acq, path="fast")
+kernel = solver._propagate_numba_serial if batch > 1 else solver._propagate_numba
+print(sum(kernel.stats.cache_hits.values()), sum(kernel.stats.cache_misses.values()))
+"""
+
+
+@pytest.mark.slow
+def test_serial_and_parallel_numba_builds_do_not_share_a_cache(tmp_path):
+    """numba keys its disk cache by function name and bytecode, not by compile options (numba issue
+    #6845): a process must not load the serial build where the parallel one was asked for (one model
+    would then run on one thread). In a fresh cache, the serial build is cached by one process; the
+    parallel build in the next must be compiled, not found."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def probe(batch: int) -> tuple[int, int]:
+        res = subprocess.run([sys.executable, "-c", _CACHE_PROBE, str(batch)], env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        hits, misses = map(int, res.stdout.split()[-2:])
+        return hits, misses
+
+    assert probe(2) == (0, 1)  # the serial build, compiled and cached
+    assert probe(1) == (0, 1)  # the parallel build: not taken from the serial build's cache entry
+    assert probe(1) == (1, 0)  # and then cached itself
+
+
 def test_adjoint_threads_are_capped_by_available_memory(monkeypatch):
     """Each concurrent model keeps its wavefield: with memory for one only, models go one at a time."""
     import fwilab.physics.solver as solver

@@ -166,6 +166,8 @@ def forward_benchmark(batch_sizes: tuple[int, ...] = (1, 4, 16), device: str = "
         small = layered_velocity(1, acq.nz, acq.nx, seed=seed).to(dev)
         warm = acq.replace(nt=min(acq.nt, 20))
         forward_model(small, warm, path="fast")  # compile numba / torch.compile once
+        if dev.type == "cpu":  # and the CPU's other build: a batch runs one model per thread, serially
+            forward_model(layered_velocity(2, acq.nz, acq.nx, seed=seed).to(dev), warm, path="fast")
         if deepwave_ok:
             _deepwave_forward(small, warm)
         ref = forward_model(small, acq, path="reference")

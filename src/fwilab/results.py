@@ -266,8 +266,8 @@ class BudgetExhausted(RuntimeError):
 #: the clock of the time budget (monotonic seconds)
 _clock: Callable[[], float] = time.monotonic
 
-#: the time budget of the run in progress: monotonic deadline, the longest piece computed so far [s], and
-#: the pieces computed within it
+#: the time budget of the run in progress: monotonic deadline, the longest piece so far [s] (computed in
+#: this run, or loaded with its recorded time), and the pieces computed within it
 _BUDGET: dict[str, Any] = {"deadline": None, "longest_s": 0.0, "computed": []}
 
 
@@ -299,9 +299,8 @@ def _check_budget(name: str) -> None:
     # the first piece computed in a run always starts (a loaded piece longer than the whole budget must
     # not stall the run for good); later ones only while the longest piece so far still fits
     if deadline is not None and _BUDGET["computed"] and _clock() + _BUDGET["longest_s"] > deadline:
-        done = ", ".join(_BUDGET["computed"]) or "none"
         raise BudgetExhausted(f"time budget spent before piece {name} (the longest piece took "
-                              f"{_BUDGET['longest_s']:.0f} s); computed in this run: {done}. "
+                              f"{_BUDGET['longest_s']:.0f} s); computed in this run: {', '.join(_BUDGET['computed'])}. "
                               "Run the same command again to continue.")
 
 

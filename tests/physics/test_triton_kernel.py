@@ -1,8 +1,7 @@
 """The CUDA fast path's fused Triton kernel, run in Triton's CPU interpreter (``TRITON_INTERPRET=1``):
 the same kernel source the GPU compiles, checked against the reference path on a small grid whose
 tiles do not divide it, with sources on the edge column and a receiver row away from the source row.
-On a GPU machine, ``tests/physics/test_solver.py``'s CUDA tests and ``make bench DEVICE=cuda`` run it
-compiled."""
+On a GPU machine, ``tests/physics/test_cuda.py`` and ``make bench DEVICE=cuda`` run it compiled."""
 
 import warnings
 

@@ -365,7 +365,7 @@ def _propagate_cpu_fast(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, ac
         return np.ascontiguousarray(t.detach().reshape(b, NZ, NX).cpu().numpy())
 
     temp1, temp2, alpha = arr(coef["temp1"]), arr(coef["temp2"]), arr(coef["alpha"])
-    sz, sx, rz, rx = _numba_geometry(acquisition)
+    sz, sx, rz, rx = _padded_geometry(acquisition)
     if beta_src is None:
         beta_src = _source_scaling(coef["beta"], acquisition)  # [batch, shot]
     beta_src = np.ascontiguousarray(beta_src.detach().cpu().numpy())
@@ -504,7 +504,7 @@ else:  # pragma: no cover
     _adjoint_numba = _adjoint_numba_serial = None
 
 
-def _numba_geometry(acquisition: Acquisition) -> tuple[int, np.ndarray, int, np.ndarray]:
+def _padded_geometry(acquisition: Acquisition) -> tuple[int, np.ndarray, int, np.ndarray]:
     """Source row, source columns, receiver row and receiver columns in the padded grid (no halo)."""
     nbc = acquisition.nbc
     sx = np.asarray(acquisition.source_x, dtype=np.int64) + nbc
@@ -549,7 +549,7 @@ class _NumbaAdjointPropagate(torch.autograd.Function):
         S, nt = acq.n_shots, acq.nt
         NZ, NX = acq.padded_shape
         np_dtype = np.float32 if temp1.dtype == torch.float32 else np.float64
-        sz, sx, rz, rx = _numba_geometry(acq)
+        sz, sx, rz, rx = _padded_geometry(acq)
         t1, t2, al = (t.detach().reshape(b, NZ, NX).numpy() for t in (temp1, temp2, alpha))
         bs = np.ascontiguousarray(beta_src.detach().numpy())
         w = np.ascontiguousarray(wavelet.detach().numpy())

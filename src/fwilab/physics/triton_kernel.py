@@ -131,6 +131,11 @@ def _build_kernel():
     return step_kernel
 
 
+def _constants(n_shots: int, block: tuple[int, int]) -> dict[str, Any]:
+    """The kernel's compile-time constants: shots per model, the scheme's weights, the tile."""
+    return dict(S=int(n_shots), C1X2=2.0 * C1, C2=C2, C3=C3, BZ=int(block[0]), BX=int(block[1]))
+
+
 def compile_offline(arch: int = 90, block: tuple[int, int] = (BLOCK_Z, BLOCK_X), num_warps: int = NUM_WARPS,
                     n_shots: int = 5) -> Any:
     """Compile the kernel for an NVIDIA GPU of compute capability ``arch`` (90: H100) without one,
@@ -142,10 +147,10 @@ def compile_offline(arch: int = 90, block: tuple[int, int] = (BLOCK_Z, BLOCK_X),
 
     if triton is None:
         raise RuntimeError("compiling the Triton forward kernel needs triton")
-    kernel = _build_kernel() if not interpreting() else None
-    if kernel is None:
+    if interpreting():
         raise RuntimeError("unset TRITON_INTERPRET to compile the kernel for a GPU")
-    consts = dict(S=n_shots, C1X2=2.0 * C1, C2=C2, C3=C3, BZ=int(block[0]), BX=int(block[1]))
+    kernel = _build_kernel()
+    consts = _constants(n_shots, block)
     names = kernel.arg_names
     ints = {"src_x_ptr", "rec_of_col_ptr"}
     signature = {a: ("constexpr" if a in consts else "*i32" if a in ints else "*fp32" if a.endswith("_ptr")
@@ -199,7 +204,6 @@ def propagate_triton(alpha: torch.Tensor, kappa0: torch.Tensor, shape: torch.Ten
     batch = alpha.shape[0]
     S, R, nt = acquisition.n_shots, acquisition.n_receivers, acquisition.nt
     NZ, NX = acquisition.padded_shape
-    nbc = acquisition.nbc
     dev = alpha.device
     f32 = dict(dtype=torch.float32, device=dev)
     alpha = alpha.reshape(batch, NZ, NX).to(**f32).contiguous()
@@ -207,18 +211,17 @@ def propagate_triton(alpha: torch.Tensor, kappa0: torch.Tensor, shape: torch.Ten
     shape = shape.to(**f32).contiguous()
     beta_src = beta_src.reshape(batch, S).to(**f32).contiguous()
     wavelet = wavelet.to(**f32).contiguous()
-    src_x = torch.tensor([x + nbc for x in acquisition.source_x], dtype=torch.int32, device=dev)
+    src_row, src_cols, rec_row, rec_cols = solver._padded_geometry(acquisition)
+    src_x = torch.as_tensor(src_cols, dtype=torch.int32, device=dev)
     rec_of_col = torch.full((NX,), -1, dtype=torch.int32, device=dev)
-    rec_of_col[torch.tensor([x + nbc for x in acquisition.receiver_x], device=dev)] = \
-        torch.arange(R, dtype=torch.int32, device=dev)
+    rec_of_col[torch.as_tensor(rec_cols, device=dev)] = torch.arange(R, dtype=torch.int32, device=dev)
     fields = torch.zeros((2, batch, S, NZ, NX), **f32)
     seis = torch.empty((batch, S, nt, R), **f32)
     kernel = _kernel()
     grid = (triton.cdiv(NX, bx), triton.cdiv(NZ, bz), batch)
-    launch = dict(S=S, C1X2=2.0 * C1, C2=C2, C3=C3, BZ=bz, BX=bx)
+    launch = _constants(S, (bz, bx))
     if not interpreting():
         launch["num_warps"] = num_warps
-    src_row, rec_row = acquisition.source_z + nbc, acquisition.receiver_z + nbc
     for n in tqdm(range(nt), disable=not progress, desc="forward (triton)", leave=False):
         cur = n % 2  # slot cur holds step n; the other holds step n-1 and receives step n+1
         kernel[grid](fields[cur], fields[1 - cur], alpha, shape, kappa0, beta_src, wavelet, src_x, rec_of_col,

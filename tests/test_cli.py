@@ -57,3 +57,17 @@ def test_data_generate_writes_openfwi_layout_and_resumes(tmp_path):
     assert main(args) == 0  # resumes: regenerates only the missing file, identically
     assert (out / "data" / "data2.npy").read_bytes() == first
     assert main(["data", "generate", "--family", "curvevel-a", "--n", "2", "--out", str(out), "--quiet"]) == 2
+
+
+def test_set_overrides_the_common_options_instead_of_clashing(monkeypatch):
+    from fwilab import experiments
+    from fwilab.results import BudgetExhausted
+    seen = {}
+
+    def stop(config, log=print):
+        seen.update(seed=config.seed, device=config.device)
+        raise BudgetExhausted("stopped before any piece")
+
+    monkeypatch.setattr(experiments, "run_chapter", stop)
+    assert main(["run", "data", "--profile", "smoke", "--set", "seed=3", "device=cpu"]) == 3
+    assert seen == {"seed": 3, "device": "cpu"}

@@ -104,7 +104,7 @@ def execute_chapter(name: str, out_dir: Path, parameters: dict[str, Any], *, roo
     jupytext.write(nb, unexecuted, fmt="ipynb")
     out = out_dir / f"{name}.ipynb"
     tmp = out_dir / f".{name}.running.ipynb"
-    # progress bars belong in terminals, not in the book's pages (tqdm reads TQDM_DISABLE)
+    # progress bars belong in terminals, not in the book's pages (fwilab.progress.bar reads TQDM_DISABLE)
     previous = os.environ.get("TQDM_DISABLE")
     os.environ["TQDM_DISABLE"] = "1"
     try:

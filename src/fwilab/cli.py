@@ -45,8 +45,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .experiments import make_config, run_chapter
     from .results import BudgetExhausted, piece_budget
 
-    cfg = make_config(args.chapter, args.profile, device=args.device, seed=args.seed,
-                      results_dir=args.results_dir, recompute=args.recompute, **_overrides(args.set))
+    options = dict(device=args.device, seed=args.seed, results_dir=args.results_dir, recompute=args.recompute)
+    options.update(_overrides(args.set))   # `--set seed=3` wins over --seed's default, it does not clash
+    cfg = make_config(args.chapter, args.profile, **options)
     try:
         with piece_budget(args.budget_s):
             art = run_chapter(cfg)

@@ -14,6 +14,7 @@ half-written artifact behind.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as _dt
 import io
 import json
@@ -245,6 +246,15 @@ def piece_path(config: ExperimentConfig, name: str, unrelated: Iterable[str] = (
 
 #: compute time of each piece of the chapter run in progress (computed now or loaded), for its provenance
 _PIECE_TIMES: dict[str, float] = {}
+#: True while :func:`run_piece` computes a piece of a run that recomputes (``config.recompute``)
+_RECOMPUTING: contextvars.ContextVar[bool] = contextvars.ContextVar("fwilab_recomputing", default=False)
+
+
+def recomputing() -> bool:
+    """Whether the piece being computed belongs to a run that recomputes (``config.recompute``): its
+    training must start afresh, not resume the checkpoints an earlier run left (see
+    :func:`fwilab.training.runs.train_and_evaluate`)."""
+    return _RECOMPUTING.get()
 
 
 def _compute_s(metrics: dict[str, Any]) -> float:
@@ -326,7 +336,11 @@ def run_piece(config: ExperimentConfig, name: str, compute: Callable[[], tuple[d
         return metrics, arrays
     _check_budget(name)
     started = _clock()
-    metrics, arrays = compute()
+    token = _RECOMPUTING.set(bool(config.recompute))
+    try:
+        metrics, arrays = compute()
+    finally:
+        _RECOMPUTING.reset(token)
     wall_s = _clock() - started
     _BUDGET["longest_s"] = max(_BUDGET["longest_s"], wall_s)
     _BUDGET["computed"].append(name)

@@ -217,3 +217,33 @@ def test_state_dict_holds_tensors_only_and_round_trips():
     x = seismic()
     model.eval(), fresh.eval()
     torch.testing.assert_close(fresh(x), model(x))
+
+
+@pytest.fixture
+def cuda_like_fft(monkeypatch):
+    """torch.fft as CUDA's (torch 2.11): no bfloat16 transforms, float16 only at power-of-two sizes.
+    Wrapping the Python functions sees a tensor before CPU autocast would upcast it, so a bf16 tensor
+    reaching an FFT under autocast fails here as it does on the GPU."""
+    def strict(fn):
+        def wrapped(x, *args, **kwargs):
+            if x.dtype in (torch.bfloat16, torch.float16):
+                raise RuntimeError(f"Unsupported dtype {x.dtype} for torch.fft.{fn.__name__} (as on CUDA)")
+            return fn(x, *args, **kwargs)
+        return wrapped
+    for name in ("fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2",
+                 "rfftn", "irfftn"):
+        monkeypatch.setattr(torch.fft, name, strict(getattr(torch.fft, name)))
+
+
+@pytest.mark.parametrize("bound", ["off", "hinge"])
+def test_spectral_part_runs_in_float32_under_bf16_autocast(cuda_like_fft, bound):
+    # the fit loop trains under bf16 autocast on CUDA, which has no bf16 FFT: the ratio, the router and
+    # the operator experts must see float32 whatever the encoder's autocast dtype
+    model = tiny(bound=bound, load_balance="gradient", top_k=2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pred = model(seismic())
+    assert pred.dtype == torch.float32
+    loss = SPAMoELoss(model)(pred.float(), torch.zeros(4, 1, TINY.nz, TINY.nx))
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

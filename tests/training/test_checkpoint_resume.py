@@ -173,3 +173,126 @@ def test_resume_after_sigkill(tmp_path, regression, mlp):
     resumed = fit(model, data, val, mse, cfg, resume=True)
     assert _same_weights(full, model)
     assert _curves(resumed) == _curves(ref)
+
+
+# ----- consistency of best.pt and last.pt, fresh runs, recomputed pieces ---------------------
+
+def test_stop_between_last_and_best_writes_keeps_the_best_weights(tmp_path, regression, mlp, monkeypatch):
+    # best.pt is written after last.pt: a run stopped between the two resumes from last.pt, whose own
+    # epoch is then the best one, and must return those weights (not a stale best.pt's)
+    data, val = regression(), regression(n=32, seed=1)
+    ref = fit(mlp(), data, val, mse, _config(tmp_path / "a", epochs=2))
+    assert ref.best_epoch == 2   # the toy regression improves every epoch
+    real_save = ckpt_mod.save_checkpoint
+
+    def save(path, state):
+        if Path(path).name == ckpt_mod.BEST and state["epoch"] == 2:
+            raise KeyboardInterrupt   # stopped after epoch 2's last.pt, before its best.pt
+        return real_save(path, state)
+
+    monkeypatch.setattr(ckpt_mod, "save_checkpoint", save)
+    with pytest.raises(KeyboardInterrupt):
+        fit(mlp(), data, val, mse, _config(tmp_path / "b", epochs=2))
+    monkeypatch.setattr(ckpt_mod, "save_checkpoint", real_save)
+    assert load_checkpoint(tmp_path / "b" / "best.pt")["epoch"] == 1
+    resumed = fit(mlp(seed=42), data, val, mse, _config(tmp_path / "b", epochs=2), resume=True)
+    assert resumed.best_epoch == 2
+    assert all(torch.equal(resumed.best_state[k], v) for k, v in ref.best_state.items())
+
+
+def test_stop_before_last_pt_never_pairs_it_with_a_newer_best_pt(tmp_path, regression, mlp, monkeypatch):
+    # a stop while last.pt of epoch 2 is written must leave best.pt at epoch 1 too: a resumed run that
+    # has nothing left to train then returns epoch 1's weights as its best (with best.pt written first,
+    # it returned epoch 2's weights labelled epoch 1)
+    data, val = regression(), regression(n=32, seed=1)
+    const = dict(schedule="constant", warmup_epochs=0)
+    ref1 = fit(mlp(), data, val, mse, _config(tmp_path / "a", epochs=1, **const))
+    real_save = ckpt_mod.save_checkpoint
+
+    def save(path, state):
+        if Path(path).name == ckpt_mod.LAST and state["epoch"] == 2:
+            raise KeyboardInterrupt
+        return real_save(path, state)
+
+    monkeypatch.setattr(ckpt_mod, "save_checkpoint", save)
+    with pytest.raises(KeyboardInterrupt):
+        fit(mlp(), data, val, mse, _config(tmp_path / "b", epochs=2, **const))
+    monkeypatch.setattr(ckpt_mod, "save_checkpoint", real_save)
+    resumed = fit(mlp(seed=42), data, val, mse, _config(tmp_path / "b", epochs=1, **const), resume=True)
+    assert resumed.best_epoch == 1
+    assert all(torch.equal(resumed.best_state[k], v) for k, v in ref1.best_state.items())
+
+
+def test_lost_best_weights_restart_the_selection_with_a_warning(tmp_path, regression, mlp):
+    data, val = regression(), regression(n=32, seed=1)
+    worst = dict(epochs=3, select_mode="max")   # the validation loss falls: epoch 1 is "best"
+    with pytest.raises(KeyboardInterrupt):
+        fit(mlp(), data, val, mse, _config(tmp_path, **worst), callbacks=[_Interrupt(after_epoch=2)])
+    assert load_checkpoint(tmp_path / "last.pt")["best_epoch"] == 1
+    (tmp_path / "best.pt").unlink()
+    with pytest.warns(RuntimeWarning, match="best-validation selection restarts at epoch 3"):
+        resumed = fit(mlp(), data, val, mse, _config(tmp_path, **worst), resume=True)
+    assert resumed.best_epoch == 3 and resumed.best_state is not None
+
+
+def test_a_fresh_run_clears_an_earlier_runs_checkpoints(tmp_path, regression, mlp):
+    data, val = regression(), regression(n=32, seed=1)
+    fit(mlp(), data, val, mse, _config(tmp_path, epochs=3, keep_epoch_checkpoints=True))
+    assert (tmp_path / "epoch_0003.pt").exists()
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    with pytest.raises(KeyboardInterrupt):
+        fit(mlp(), data, val, mse, _config(tmp_path, epochs=3), callbacks=[_Interrupt(after_epoch=1)])
+    assert not (tmp_path / "epoch_0003.pt").exists()
+    assert load_checkpoint(tmp_path / "best.pt")["epoch"] == 1
+    assert (tmp_path / "notes.txt").exists()
+
+
+def test_resume_refuses_another_length_under_a_length_dependent_schedule(tmp_path, regression, mlp):
+    fit(mlp(), regression(), None, mse, _config(tmp_path / "cos", epochs=2))   # cosine over 2 epochs
+    with pytest.raises(ValueError, match="epochs"):
+        fit(mlp(), regression(), None, mse, _config(tmp_path / "cos", epochs=4), resume=True)
+    # a constant rate does not depend on the length: training on is allowed
+    fit(mlp(), regression(), None, mse, _config(tmp_path / "const", epochs=2, schedule="constant", warmup_epochs=0))
+    longer = fit(mlp(), regression(), None, mse,
+                 _config(tmp_path / "const", epochs=3, schedule="constant", warmup_epochs=0), resume=True)
+    assert longer.epochs == 3
+    with pytest.raises(ValueError, match="select_by"):
+        fit(mlp(), regression(), None, mse, _config(tmp_path / "const", epochs=3, schedule="constant",
+                                                   warmup_epochs=0, select_by="train_loss"), resume=True)
+
+
+def test_a_recomputed_piece_trains_afresh(tmp_path, regression, mlp, monkeypatch):
+    # a piece recomputed on request (config.recompute) must not resume the finished checkpoint an
+    # earlier run left: its weights would be stamped with this run's commit
+    import dataclasses
+
+    from fwilab.config import ExperimentConfig
+    from fwilab.results import run_piece
+    from fwilab.training import runs
+    from fwilab.training.runs import train_and_evaluate
+
+    # the toy regression has no velocity maps to score: only the training matters here
+    monkeypatch.setattr(runs, "evaluate", lambda pred, target, reduction="mean": {
+        "mae": torch.zeros(len(pred)) if reduction == "none" else torch.tensor(0.0)})
+    data, val = regression(), regression(n=32, seed=1)
+    cfg = _config(tmp_path / "ckpt", epochs=2)
+    loss_calls = []
+
+    def counted(pred, target):
+        loss_calls[-1] += 1
+        return mse(pred, target)
+
+    def compute():
+        loss_calls.append(0)
+        metrics, _ = train_and_evaluate(mlp(), data, val, val, loss=counted, config=cfg, keep_predictions=0,
+                                        log=lambda s: None)
+        return metrics, {}
+
+    exp = ExperimentConfig.preset("smoke", results_dir=str(tmp_path / "r"))
+    run_piece(exp, "p", compute, log=lambda s: None)
+    # the same piece, missing (deleted) but not recomputed: resumes the finished training, trains nothing
+    next((tmp_path / "r").rglob("p-*.npz")).unlink()
+    run_piece(exp, "p", compute, log=lambda s: None)
+    # recomputed on request: trains its two epochs again
+    run_piece(dataclasses.replace(exp, recompute=True), "p", compute, log=lambda s: None)
+    assert loss_calls[0] > 0 and loss_calls[1] == 0 and loss_calls[2] == loss_calls[0]

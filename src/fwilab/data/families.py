@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
-from tqdm import tqdm
+from fwilab.progress import bar as progress_bar
 
 # OpenFWI: velocity range 1500-4500 m/s for all ten families (FACTS.md section 1).
 V_MIN = 1500.0
@@ -423,7 +423,7 @@ def generate_velocity(family: str, n: int, seed: int = 0, nz: int = OPENFWI_NZ, 
     index = FAMILIES.index(fam)
     make = _GENERATORS[fam]
     out = np.empty((n, 1, nz, nx), dtype=np.float32)
-    for i in tqdm(range(n), desc=f"generating {fam}", disable=not progress, leave=False):
+    for i in progress_bar(range(n), desc=f"generating {fam}", enabled=progress, leave=False):
         rng = np.random.default_rng([seed, index, i])
         out[i, 0] = np.clip(make(rng, nz, nx), V_MIN, V_MAX)
     return out

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from fwilab.progress import bar as progress_bar
 
 from fwilab import __version__
 from fwilab.config import resolve_device
@@ -228,8 +228,8 @@ def generate_dataset(family: str, n: int, out: str | os.PathLike, *, seed: int =
         if velocity.shape != (n_velocity, *acquisition.velocity_shape):
             raise ValueError(f"generate_velocity({family!r}) returned shape {velocity.shape}, "
                              f"expected {(n_velocity, *acquisition.velocity_shape)}")
-        bar = tqdm(total=sum(w for *_, w in todo), unit="sample", desc=f"{family} → {out.name}",
-                   disable=not progress)
+        bar = progress_bar(total=sum(w for *_, w in todo), unit="sample", desc=f"{family} → {out.name}",
+                           enabled=progress)
         try:
             for index, start, want in todo:
                 t0 = time.perf_counter()

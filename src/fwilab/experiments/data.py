@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from fwilab.progress import bar as progress_bar
 
 from ..benchmarks import forward_benchmark, forward_rows
 from ..claims import Claim, judge
@@ -83,7 +83,7 @@ class DataConfig(SurveyMixin, ExperimentConfig):
 def _simulate(v: np.ndarray, acq: Acquisition, device: torch.device, batch: int = 8,
               desc: str = "", progress: bool = True) -> np.ndarray:
     out = []
-    for i in tqdm(range(0, len(v), batch), desc=desc, disable=not progress, leave=False):
+    for i in progress_bar(range(0, len(v), batch), desc=desc, enabled=progress, leave=False):
         vb = torch.as_tensor(v[i:i + batch], device=device)
         with torch.no_grad():
             out.append(forward_model(vb, acq).cpu().numpy())

@@ -40,7 +40,7 @@ from ..config import ExperimentConfig
 from ..layers.spectral import energy_ratio
 from ..models.inversionnet import InversionNet
 from ..models.spamoe import SPAMoE, SPAMoEConfig, SPAMoELoss
-from ..results import artifact_dir, atomic_save_npz
+from ..results import artifact_dir, atomic_save_npz, recomputing
 from ..training.fit import FitConfig
 from ..training.losses import l1
 from ..training.runs import train_and_evaluate
@@ -236,6 +236,8 @@ def train_spamoe(model_config: SPAMoEConfig, fit_config: FitConfig, train: Tenso
     torch.manual_seed(fit_config.seed)
     model = SPAMoE(model_config)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    if recomputing():   # the training starts afresh (train_and_evaluate): so do its statistics
+        (checkpoint_dir / MONITOR_FILE).unlink(missing_ok=True)
     monitor = SPAMoEMonitor(model, checkpoint_dir / MONITOR_FILE)
     fit_config = fit_config.replace(checkpoint_dir=str(checkpoint_dir))
     metrics, arrays = train_and_evaluate(model, train, val, test, loss=monitor, config=fit_config,

@@ -35,7 +35,7 @@ from typing import Iterable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
+from fwilab.progress import bar as progress_bar
 
 from fwilab.data.normalize import VELOCITY_MAX, VELOCITY_MIN
 from fwilab.layers.conv import ConvBlock, DeconvBlock, center_crop
@@ -531,7 +531,7 @@ class InvLINT(nn.Module):
         """
         dev = self.ridge_weight.device
         Us, Ys = [], []
-        for seismic, velocity in tqdm(_batches(data, batch_size), desc="integral transforms", disable=not progress):
+        for seismic, velocity in progress_bar(_batches(data, batch_size), desc="integral transforms", enabled=progress):
             Us.append(self.transform_seismic(seismic.to(dev)).cpu())
             Ys.append(self.transform_velocity(velocity.to(dev)).cpu())
         if not Us:
@@ -576,7 +576,7 @@ class InvLINT(nn.Module):
         dev = self.ridge_weight.device
         acc = RidgeNormalEquations(self.n_features, self.n_targets, dev)
         syy = torch.zeros((), dtype=torch.float64, device=dev)
-        for seismic, velocity in tqdm(_batches(data, batch_size), desc="ridge fit", disable=not progress):
+        for seismic, velocity in progress_bar(_batches(data, batch_size), desc="ridge fit", enabled=progress):
             Y = self.transform_velocity(velocity.to(dev))
             acc.update(self.transform_seismic(seismic.to(dev)), Y)
             syy += Y.to(torch.float64).pow(2).sum()

@@ -47,6 +47,7 @@ LocalNO — see :mod:`fwilab.layers.operators`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -271,7 +272,15 @@ class SPAMoE(nn.Module):
         return self.encoder(self.side_by_side(seismic))
 
     def mix_experts(self, latent: torch.Tensor) -> torch.Tensor:
-        """Route ``latent`` through the experts (updates :attr:`aux`); returns ``[B, 1, nz, nx]``."""
+        """Route ``latent`` through the experts (updates :attr:`aux`); returns ``[B, 1, nz, nx]``.
+
+        Runs in float32 with autocast off, whatever the caller's autocast: the router and the operator
+        experts are FFTs, which CUDA has no bfloat16 kernels for (and float16 ones only at power-of-two
+        sizes; the map is 70 × 70)."""
+        with _float32(latent) as latent:
+            return self._mix_experts(latent)
+
+    def _mix_experts(self, latent: torch.Tensor) -> torch.Tensor:
         routing = self.router(latent)
         out = latent.new_zeros(latent.shape[0], 1, *latent.shape[-2:])
         for e, expert in enumerate(self.experts):
@@ -294,12 +303,13 @@ class SPAMoE(nn.Module):
 
     def forward(self, seismic: torch.Tensor) -> torch.Tensor:
         c = self.config
-        latent = self.encode(seismic)
-        rho = energy_ratio(latent, c.low_band, c.high_band, c.radius_convention)
-        penalty = spectral_bound_penalty(rho, c.rho_min)
-        self.aux = {"rho": rho.detach(), "bound_active": float((rho.detach() < c.rho_min).float().mean()),
-                    "bound_penalty": penalty if c.bound == "hinge" else penalty.detach()}
-        velocity = self.mix_experts(latent)
+        latent = self.encode(seismic)   # under the caller's autocast (bf16 on CUDA in the fit loop)
+        with _float32(latent) as latent:   # the ratio and the experts are FFTs: float32 (see mix_experts)
+            rho = energy_ratio(latent, c.low_band, c.high_band, c.radius_convention)
+            penalty = spectral_bound_penalty(rho, c.rho_min)
+            self.aux = {"rho": rho.detach(), "bound_active": float((rho.detach() < c.rho_min).float().mean()),
+                        "bound_penalty": penalty if c.bound == "hinge" else penalty.detach()}
+            velocity = self._mix_experts(latent)
         aux_loss = latent.new_zeros(())
         if c.bound == "hinge":
             aux_loss = aux_loss + c.bound_weight * penalty
@@ -309,6 +319,13 @@ class SPAMoE(nn.Module):
             aux_loss = aux_loss + self.aux["load_balance"]
         self.aux["aux_loss"] = aux_loss
         return torch.tanh(velocity) if c.output_activation == "tanh" else velocity
+
+
+@contextlib.contextmanager
+def _float32(x: torch.Tensor):
+    """Autocast off, and ``x`` as float32, for the block."""
+    with torch.autocast(x.device.type, enabled=False):
+        yield x.float()
 
 
 # ----------------------------------------------------------------------------- released loss

@@ -135,7 +135,7 @@ def fwi(seismic_obs: torch.Tensor, v_init: torch.Tensor, acquisition: Acquisitio
     in float32, more in practice); the adjoint path keeps one model's wavefield (~2 GB) whatever
     the batch (see :mod:`fwilab.physics.solver`).
     """
-    from tqdm import tqdm
+    from fwilab.progress import bar as progress_bar
 
     if seismic_obs.dim() != 4 or tuple(seismic_obs.shape[1:]) != acquisition.seismic_shape:
         raise ValueError(
@@ -178,7 +178,7 @@ def fwi(seismic_obs: torch.Tensor, v_init: torch.Tensor, acquisition: Acquisitio
                        frequencies=None if frequencies is None else tuple(stages))
     start = time.perf_counter()
     total = iterations * len(stages)
-    with tqdm(total=total, disable=not progress, desc="FWI", leave=False) as bar:
+    with progress_bar(total=total, enabled=progress, desc="FWI", leave=False) as bar:
         for stage, cutoff in enumerate(stages):
             obs_band = obs if cutoff is None else lowpass(obs, cutoff, acquisition.dt)
             for it in range(iterations):

@@ -248,7 +248,7 @@ def leapfrog_step(p: torch.Tensor, p_old: torch.Tensor, temp1: torch.Tensor, tem
 def _propagate_torch(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, acquisition: Acquisition,
                      step: Callable = leapfrog_step, progress: bool = False) -> torch.Tensor:
     """Time loop over ``step``; returns seismic [batch, shot, time, receiver]."""
-    from tqdm import tqdm
+    from fwilab.progress import bar as progress_bar
 
     b = coef["alpha"].shape[0]
     S, R = acquisition.n_shots, acquisition.n_receivers
@@ -259,7 +259,7 @@ def _propagate_torch(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, acqui
     p = coef["alpha"].new_zeros((b, S, NZ, NX))
     p_old = torch.zeros_like(p)
     records = []
-    for n in tqdm(range(acquisition.nt), disable=not progress, desc="forward (reference)", leave=False):
+    for n in progress_bar(range(acquisition.nt), enabled=progress, desc="forward (reference)", leave=False):
         p_new, rec = step(p, p_old, coef["temp1"], coef["temp2"], coef["alpha"],
                           src_index, beta_src * wavelet[n], rec_index)
         records.append(rec)
@@ -352,7 +352,7 @@ def _propagate_cpu_fast(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, ac
                         progress: bool = False, beta_src: torch.Tensor | None = None) -> torch.Tensor:
     """The numba kernel over the batch (:func:`_for_each_model`). ``beta_src`` [batch, shot] overrides
     the source scaling taken from ``coef["beta"]``."""
-    from tqdm import tqdm
+    from fwilab.progress import bar as progress_bar
 
     if _propagate_numba is None:  # pragma: no cover
         raise ValueError("the fast CPU path needs numba; install it or use path='reference'")
@@ -385,7 +385,7 @@ def _propagate_cpu_fast(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, ac
                    n0, n1, c2, c3)
             bar.update(n1 - n0)
 
-    with tqdm(total=nt * b, disable=not progress, desc="forward (fast, CPU)", leave=False) as bar:
+    with progress_bar(total=nt * b, enabled=progress, desc="forward (fast, CPU)", leave=False) as bar:
         _for_each_model(b, run_model)
     return torch.from_numpy(seis)
 

@@ -194,7 +194,7 @@ def propagate_triton(alpha: torch.Tensor, kappa0: torch.Tensor, shape: torch.Ten
     Returns:
         seismic [batch, shot, time, receiver] (float32, on alpha's device).
     """
-    from tqdm import tqdm
+    from fwilab.progress import bar as progress_bar
 
     if triton is None:
         raise RuntimeError("the Triton forward kernel needs triton (it ships with CUDA builds of torch)")
@@ -222,7 +222,7 @@ def propagate_triton(alpha: torch.Tensor, kappa0: torch.Tensor, shape: torch.Ten
     launch = _constants(S, (bz, bx))
     if not interpreting():
         launch["num_warps"] = num_warps
-    for n in tqdm(range(nt), disable=not progress, desc="forward (triton)", leave=False):
+    for n in progress_bar(range(nt), enabled=progress, desc="forward (triton)", leave=False):
         cur = n % 2  # slot cur holds step n; the other holds step n-1 and receives step n+1
         kernel[grid](fields[cur], fields[1 - cur], alpha, shape, kappa0, beta_src, wavelet, src_x, rec_of_col,
                      seis, n, nt, NZ, NX, R, src_row, rec_row, float(acquisition.dt), **launch)

@@ -47,6 +47,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
+def remove_checkpoints(checkpoint_dir: str | os.PathLike) -> None:
+    """Delete the checkpoints a run keeps in ``checkpoint_dir`` (``last.pt``, ``best.pt``, the per-epoch
+    copies); other files there are left alone."""
+    d = Path(checkpoint_dir)
+    for p in [d / LAST, d / BEST, *d.glob(epoch_checkpoint_name(0).replace("0000", "[0-9]*"))]:
+        p.unlink(missing_ok=True)
+
+
 def latest_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
     """``<checkpoint_dir>/last.pt`` if present, else None."""
     p = Path(checkpoint_dir) / LAST

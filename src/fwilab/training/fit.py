@@ -25,6 +25,7 @@ import math
 import queue
 import threading
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
+from fwilab.progress import bar as progress_bar
 
 from fwilab.config import resolve_device
 from fwilab.training import checkpoint as ckpt
@@ -46,8 +47,10 @@ AMP_MODES: tuple[str, ...] = ("auto", "bf16", "fp16", "off")
 #: FitConfig fields that shape the optimisation trajectory: a resumed run must agree on them.
 TRAJECTORY_FIELDS: tuple[str, ...] = (
     "batch_size", "lr", "weight_decay", "betas", "schedule", "warmup_epochs", "T0", "T_mult",
-    "min_lr", "milestones", "gamma", "grad_clip", "amp", "seed", "drop_last",
+    "min_lr", "milestones", "gamma", "grad_clip", "amp", "seed", "drop_last", "select_by", "select_mode",
 )
+#: schedules whose rate at a step depends on the run's total length (``epochs``)
+LENGTH_DEPENDENT_SCHEDULES: frozenset[str] = frozenset({"cosine"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -644,9 +647,27 @@ def _better(score: float, best: float | None, mode: str) -> bool:
     return score < best if mode == "min" else score > best
 
 
+def _resumed_best_state(ckpt_dir: Path, resumed: Mapping[str, Any]) -> dict[str, torch.Tensor] | None:
+    """The weights of the best epoch recorded in a resumed ``last.pt``: from ``best.pt`` when that
+    file holds the same epoch; from ``last.pt`` itself when its own epoch is the best (the run stopped
+    after writing last.pt and before best.pt); else None (the weights are lost)."""
+    best_epoch = resumed["best_epoch"]
+    if best_epoch is None:
+        return None
+    best_file = ckpt_dir / ckpt.BEST
+    if best_file.exists():
+        best = ckpt.load_checkpoint(best_file)
+        if best.get("epoch") == best_epoch:
+            return best["model"]
+    if int(resumed["epoch"]) == best_epoch:
+        return {k: v.detach().to("cpu", copy=True) for k, v in resumed["model"].items()}
+    return None
+
+
 def _check_resumable(saved: Mapping[str, Any], config: FitConfig) -> None:
     now = config.to_dict()
-    diff = [f for f in TRAJECTORY_FIELDS if saved.get(f) != now.get(f)]
+    fields = TRAJECTORY_FIELDS + (("epochs",) if now.get("schedule") in LENGTH_DEPENDENT_SCHEDULES else ())
+    diff = [f for f in fields if saved.get(f) != now.get(f)]
     if diff:
         details = ", ".join(f"{f}: checkpoint {saved.get(f)!r} vs now {now.get(f)!r}" for f in diff)
         raise ValueError(f"cannot resume: the checkpoint was written with a different config ({details})")
@@ -798,11 +819,18 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
         start_epoch, global_step = int(resumed["epoch"]), int(resumed["global_step"])
         curves = {k: list(v) for k, v in resumed["curves"].items()}
         best_epoch, best_score = resumed["best_epoch"], resumed["best_score"]
-        best_file = ckpt_dir / ckpt.BEST
-        if best_epoch is not None and best_file.exists():
-            best_state = ckpt.load_checkpoint(best_file)["model"]
+        best_state = _resumed_best_state(ckpt_dir, resumed)
+        if best_epoch is not None and best_state is None:
+            warnings.warn(f"{ckpt_dir}: the weights of the best epoch so far ({best_epoch}) are not in "
+                          f"{ckpt.BEST}; best-validation selection restarts at epoch {start_epoch + 1}",
+                          RuntimeWarning, stacklevel=2)
+            best_epoch, best_score = None, None
     else:
         ckpt.seed_everything(config.seed)
+        if ckpt_dir is not None and dist.is_main:
+            # a fresh run's folder holds only its own files: an earlier run's best.pt or per-epoch
+            # checkpoints would otherwise be taken for this run's
+            ckpt.remove_checkpoints(ckpt_dir)
 
     step.setup(ctx)
     if resumed is not None:
@@ -818,8 +846,8 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
     provenance = _provenance(device, dist) if (dist.is_main and ckpt_dir is not None) else {}
     config_dict = config.to_dict()
 
-    bar = tqdm(total=batches_per_epoch * config.epochs, initial=global_step, unit="batch", dynamic_ncols=True,
-               desc="fit", disable=not (config.progress and dist.is_main))
+    bar = progress_bar(total=batches_per_epoch * config.epochs, initial=global_step, unit="batch",
+                       dynamic_ncols=True, desc="fit", enabled=config.progress and dist.is_main)
     try:
         for epoch in range(start_epoch, config.epochs):
             t0 = time.perf_counter()
@@ -846,6 +874,9 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
             record.update({f"train_{k}": v for k, v in train.items()})
             validate = val_data is not None and ((epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs)
             if validate:
+                # DDP syncs BatchNorm statistics at the start of a forward: after the epoch's last step each
+                # rank holds its own batch's; every rank scores rank 0's model (the one it saves)
+                dist.broadcast_buffers(ctx.module)
                 val = _evaluate(ctx.module, val_stream, val_batches, loss, metrics, ctx)
                 record.update({f"val_{k}": v for k, v in val.items()})
             record.update(train_wall_s=t_train, epoch_wall_s=time.perf_counter() - t0,
@@ -855,14 +886,13 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
                 bar.set_postfix(epoch=epoch + 1, train=f"{train.get('loss', math.nan):.4g}",
                                 val=f"{record.get('val_loss', math.nan):.4g}")
 
-            if config.select_by in record and _better(record[config.select_by], best_score, config.select_mode):
+            improved = config.select_by in record and _better(record[config.select_by], best_score,
+                                                              config.select_mode)
+            if improved:
                 best_epoch, best_score = epoch + 1, float(record[config.select_by])
                 best_state = _state_copy(ctx.module)
-                if dist.is_main and ckpt_dir is not None:
-                    ckpt.save_checkpoint(ckpt_dir / ckpt.BEST, {
-                        "model": best_state, "epoch": best_epoch, "score": best_score,
-                        "select_by": config.select_by, "config": config_dict, "meta": dict(meta or {}),
-                        "provenance": provenance})
+            # last.pt before best.pt: a run stopped between the two resumes from last.pt, whose best
+            # epoch is then its own epoch, so its weights are the best ones (see _resumed_best_state)
             if dist.is_main and ckpt_dir is not None:
                 state = {
                     "model": ctx.module.state_dict(), "optimizer": ctx.optimizer.state_dict(),
@@ -875,6 +905,11 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
                 ckpt.save_checkpoint(ckpt_dir / ckpt.LAST, state)
                 if config.keep_epoch_checkpoints:
                     ckpt.save_checkpoint(ckpt_dir / ckpt.epoch_checkpoint_name(epoch + 1), state)
+                if improved:
+                    ckpt.save_checkpoint(ckpt_dir / ckpt.BEST, {
+                        "model": best_state, "epoch": best_epoch, "score": best_score,
+                        "select_by": config.select_by, "config": config_dict, "meta": dict(meta or {}),
+                        "provenance": provenance})
             dist.barrier()
             for callback in callbacks:
                 callback(dict(record))

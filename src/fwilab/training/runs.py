@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..metrics import evaluate
+from ..results import recomputing
 from .fit import FitConfig, TrainStep, fit
 
 
@@ -33,7 +34,8 @@ def train_and_evaluate(model: nn.Module, train: Dataset, val: Dataset, test: Dat
                        config: FitConfig, step: TrainStep | None = None, keep_predictions: int = 4,
                        callbacks: Sequence[Callable[[dict], None]] = (),
                        log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Fit ``model`` (resuming from ``config.checkpoint_dir`` if it holds a run), restore the best
+    """Fit ``model`` (resuming from ``config.checkpoint_dir`` if it holds a run, unless the piece is
+    recomputed on request: :func:`fwilab.results.recomputing`), restore the best
     validation epoch, and evaluate it on ``test``. ``callbacks`` go to :func:`~fwilab.training.fit.fit`
     (called after each epoch with its curve record, e.g. to snapshot a model's internal statistics).
 
@@ -43,8 +45,10 @@ def train_and_evaluate(model: nn.Module, train: Dataset, val: Dataset, test: Dat
         (``curve_*``) and the first ``keep_predictions`` test predictions (normalised).
     """
     t0 = time.perf_counter()
+    # a piece recomputed on request trains afresh: resuming would return weights an earlier run (maybe
+    # other code) trained, stamped with this run's commit
     result = fit(model, train, val, loss=loss, config=config, step=step, callbacks=callbacks,
-                 resume=config.checkpoint_dir is not None)
+                 resume=config.checkpoint_dir is not None and not recomputing())
     train_s = time.perf_counter() - t0
     # the run's whole training time: the epochs' wall times persist in the checkpoint across resumptions
     epoch_walls = [w for w in result.curves.get("epoch_wall_s", []) if np.isfinite(w)]

@@ -92,6 +92,9 @@ def test_utilisation_entropy_and_collapse_flag():
     n = 10
     top = np.array([[0, 1]] * int(COLLAPSE_SHARE * n) + [[1, 0]] * (n - int(COLLAPSE_SHARE * n)))
     assert not utilisation(top, np.zeros((n, 3)), 3)["collapsed"]
+    # ...but that router never selects expert 2: starved (a collapse onto the pair)
+    assert utilisation(top, np.zeros((n, 3)), 3)["starved"] == [2]
+    assert utilisation(np.array([[0, 1], [1, 2], [2, 0]]), np.zeros((3, 3)), 3)["starved"] == []
 
 
 def test_rho_min_is_the_factor_times_the_targets_median_ratio():
@@ -189,8 +192,9 @@ def test_spectral_claims_fail_on_numbers_that_do_not():
 def test_routing_claims_flag_collapse_and_family_differences():
     config = make_config("routing", "full")
 
-    def run(variant, first, per_family):
-        u = {"first_choice": first, "entropy": 0.5, "collapsed": max(first) > COLLAPSE_SHARE}
+    def run(variant, first, per_family, selection=(0.34, 0.33, 0.33)):
+        u = {"first_choice": first, "selection": list(selection), "entropy": 0.5,
+             "collapsed": max(first) > COLLAPSE_SHARE, "starved": [e for e, x in enumerate(selection) if x < 0.05]}
         pf = {f: {"first_choice": d} for f, d in zip(config.families, per_family)}
         return {"load_balance": variant, "seed": 0, "experts": ["fno", "mno", "lno"], "utilisation": u,
                 "family_difference": routing.family_difference(pf), "mae_ms": 100.0}
@@ -204,6 +208,10 @@ def test_routing_claims_flag_collapse_and_family_differences():
     bad = {c.id: c.verdict for c in routing.judge_claims(config, {"runs": [run("released", [0.95, 0.05, 0.0], same),
                                                                             run("gradient", [0.5, 0.3, 0.2], same)]})}
     assert bad == {"spamoe.no-collapse": PARTLY, "spamoe.routing-by-geology": DOES_NOT_HOLD}
+    # every sample on the same pair: no first-choice collapse, but LNO starved
+    pair = routing.judge_claims(config, {"runs": [run("released", [0.6, 0.4, 0.0], apart, (0.5, 0.5, 0.0)),
+                                                  run("uniform", [0.4, 0.3, 0.3], apart)]})
+    assert pair[0].verdict == PARTLY and "lno starved" in pair[0].ours
     # the smaller profiles do not train the network far enough for routing to speak for the paper's model
     cpu = make_config("routing", "cpu")
     small = routing.judge_claims(cpu, {"runs": [run("released", [0.95, 0.05, 0.0], same)]})
@@ -254,7 +262,7 @@ def test_routing_chapter_runs_at_smoke(tmp_path, tiny_survey):
     config = make_config("routing", "smoke", device="cpu", results_dir=str(tmp_path), progress=False,
                          families=["flatvel-a"], epochs=2, batch_size=2)
     art = routing.run(config)
-    assert [r["load_balance"] for r in art.metrics["runs"]] == ["released", "gradient"]
+    assert [r["load_balance"] for r in art.metrics["runs"]] == ["released", "gradient", "uniform"]
     for r in art.metrics["runs"]:
         assert len(r["epoch_utilisation"]) == 2
         np.testing.assert_allclose(sum(r["utilisation"]["selection"]), 1.0)

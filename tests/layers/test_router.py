@@ -152,3 +152,42 @@ def test_bad_router_options_are_refused():
         SpectralAttentionRouter(4, 2, top_k=3)
     with pytest.raises(ValueError, match="router expects"):
         SpectralAttentionRouter(4, 3)(torch.randn(2, 5, 8, 8))
+
+
+def _optimise_balance_term(target: str, k: int, steps: int = 400) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gates of 256 samples from free logits, trained on the load-balancing term alone: the share of
+    the top-k selections per expert before and after."""
+    g = torch.Generator().manual_seed(0)
+    logits = (torch.randn(256, 3, generator=g) * 0.5 + torch.tensor([0.3, -0.2, 0.0])).requires_grad_()
+    opt = torch.optim.SGD([logits], lr=50.0)
+
+    def shares():
+        return selection_frequency(top_k_gates(torch.softmax(logits.detach(), dim=-1), k)[1], 3)
+
+    before = shares()
+    for _ in range(steps):
+        gates = torch.softmax(logits, dim=-1)
+        _, indices = top_k_gates(gates, k)
+        opt.zero_grad()
+        load_balance_loss(gates, indices, weight=1.0, target=target).backward()
+        opt.step()
+    return before, shares()
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_the_released_selection_target_concentrates_routing_and_the_uniform_target_spreads_it(k):
+    # the released term's target is the router's own top-k choice: with its gradient it rewards the
+    # experts chosen more often than their mean gate, i.e. it sharpens rather than balances
+    before, after = _optimise_balance_term("selection", k)
+    assert after.min() < before.min() / 5, (before, after)          # the least-used expert drops out
+    _, spread = _optimise_balance_term("uniform", k)
+    assert spread.min() > before.min() and spread.max() - spread.min() < before.max() - before.min()
+
+
+def test_a_collapsed_routing_costs_nothing_under_the_selection_target():
+    gates = torch.tensor([[0.5, 0.5, 0.0]]).repeat(8, 1)
+    _, indices = top_k_gates(gates, 2)
+    assert float(load_balance_loss(gates, indices, weight=1.0)) == 0.0
+    assert float(load_balance_loss(gates, indices, weight=1.0, target="uniform")) > 0.02
+    with pytest.raises(ValueError, match="target"):
+        load_balance_loss(gates, indices, target="balanced")

@@ -74,17 +74,17 @@ def test_aux_reports_routing_statistics_and_the_ratio():
         torch.testing.assert_close(aux["rho"], energy_ratio(model.encode(seismic())))
 
 
-@pytest.mark.parametrize("mode", ["released", "gradient", "off"])
+@pytest.mark.parametrize("mode", ["released", "gradient", "uniform", "off"])
 def test_load_balance_gradient_reaches_the_router_only_when_asked(mode):
     model = tiny(load_balance=mode)
     model(seismic())
     aux_loss = model.aux["aux_loss"]
-    lb = model.aux["load_balance"].item()
+    lb = model.aux["load_balance_uniform" if mode == "uniform" else "load_balance"].item()
     if mode == "off":
         assert aux_loss.item() == 0.0
     else:
         assert aux_loss.item() == pytest.approx(lb) and lb > 0   # released: in the value, no gradient
-    if mode == "gradient":
+    if mode in ("gradient", "uniform"):
         aux_loss.backward()
         assert model.router.gate.weight.grad.abs().sum() > 0
     else:

@@ -2,9 +2,11 @@
 
 One SPAMoE (the reference of the spectral chapter: bound enforced at the targets' median ρ, learned
 top-2 routing over soft bands) is trained on the *union* of the families' training samples, once per
-load-balancing variant — ``released`` (in the loss value, no gradient, as the released code does) and
-``gradient`` (a real auxiliary loss) — so one router sees every family and its decisions can be
-compared across families. While it trains, :class:`~fwilab.experiments.spamoe.SPAMoEMonitor` records
+load-balancing variant — ``released`` (in the loss value, no gradient, as the released code does),
+``gradient`` (the same term with its gradient: its target is the router's own top-k selection, so it
+sharpens the gates rather than balancing them; see :mod:`fwilab.layers.router`) and ``uniform`` (target
+1/E with its gradient, the released code's commented-out alternative: the variant that balances) — so
+one router sees every family and its decisions can be compared across families. While it trains, :class:`~fwilab.experiments.spamoe.SPAMoEMonitor` records
 per batch the selection frequency and mean gate, and per epoch every validation sample's gates and
 top-k choice, the band-to-expert matrix and the experts' frequency preferences. The trained model's
 routing of each family's test samples is recorded too.
@@ -14,10 +16,10 @@ Pieces: ``spamoe-lb-<variant>-s<k>``.
 Cost (SPAMoE ``cpu`` model ≈ 0.11 s per training sample on 2 quiet cores):
 
 * ``smoke``: two families, 2 training samples each, 2 epochs, tiny model: ~10 s (+ the tiny datasets).
-* ``cpu``: 3 families × 32 training samples, 4 epochs, 2 variants × 1 seed: ≈ 2 × 55 s ≈ 2 min, on the
+* ``cpu``: 3 families × 32 training samples, 4 epochs, 3 variants × 1 seed: ≈ 3 × 55 s ≈ 3 min, on the
   datasets the baselines/spectral chapters cache (400/50/100, seed 0).
-* ``full``: 5 families × 500 samples, 8 epochs, 2 variants × 2 seeds at released sizes: ≈ 20k training
-  samples per run, at an assumed ≈ 300 samples/s on one H100 ≈ 70 s per piece, ≈ 5 min in all.
+* ``full``: 5 families × 500 samples, 8 epochs, 3 variants × 2 seeds at released sizes: ≈ 20k training
+  samples per run, at an assumed ≈ 300 samples/s on one H100 ≈ 70 s per piece, ≈ 7 min in all.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from ..data.splits import load_family_splits
 from ..models.spamoe import LOAD_BALANCE_MODES, SPAMoEConfig
 from ..results import Artifact, run_piece
 from ..training.fit import FitConfig
-from .spamoe import (COLLAPSE_SHARE, JUDGED_AT, checkpoint_root, concat, head, judge_spamoe, rho_min_for,
-                     train_spamoe, utilisation)
+from .spamoe import (COLLAPSE_SHARE, JUDGED_AT, STARVED_SHARE, checkpoint_root, concat, head, judge_spamoe,
+                     rho_min_for, train_spamoe, utilisation)
 
 CHAPTER = "routing"
 #: two families "route differently" when their first-choice distributions differ by at least this
@@ -49,7 +51,8 @@ class RoutingConfig(SurveyMixin, ExperimentConfig):
 
     Attributes:
         families: families whose training samples are pooled (and whose test samples are routed).
-        load_balances: load-balancing variants trained (``released``: no gradient; ``gradient``).
+        load_balances: load-balancing variants trained (``released``: no gradient; ``gradient``: the
+            same term with its gradient; ``uniform``: target 1/E with its gradient).
         n_seeds: seeds per variant.
         n_train, n_val, n_test: split sizes of the cached datasets (shared with the other chapters).
         train_per_family, val_per_family, test_per_family: samples of each family used.
@@ -58,8 +61,10 @@ class RoutingConfig(SurveyMixin, ExperimentConfig):
     """
 
     CHAPTER: ClassVar[str] = CHAPTER
+    #: the families are not scope here: one model trains on all of them
+    SCOPE_FIELDS: ClassVar[frozenset[str]] = frozenset({"load_balances", "n_seeds"})
     families: tuple[str, ...] = ("flatvel-a", "curvevel-a", "flatfault-a", "curvefault-a", "style-a")
-    load_balances: tuple[str, ...] = ("released", "gradient")
+    load_balances: tuple[str, ...] = ("released", "gradient", "uniform")
     n_seeds: int = 2
     n_train: int = 6000
     n_val: int = 500
@@ -181,13 +186,17 @@ def judge_claims(config: RoutingConfig, metrics: dict[str, Any]) -> list[Claim]:
                "network has learned the task, which the smaller profiles do not train it to do")
     fine = {r["load_balance"]: [] for r in runs}
     for r in runs:
-        fine[r["load_balance"]].append(not r["utilisation"]["collapsed"])
+        u = r["utilisation"]
+        fine[r["load_balance"]].append(not u["collapsed"] and not u.get("starved"))
     ok = [v for v, flags in fine.items() if all(flags)]
     ours = "; ".join(
         f"load balance {r['load_balance']} s{r['seed']}: first choice "
         + "/".join(f"{x:.2f}" for x in r["utilisation"]["first_choice"])
-        + f" ({'/'.join(r['experts'])}), entropy {r['utilisation']['entropy']:.2f}"
-        + (", collapsed" if r["utilisation"]["collapsed"] else "") for r in runs)
+        + f" ({'/'.join(r['experts'])}), selections "
+        + "/".join(f"{x:.2f}" for x in r["utilisation"]["selection"])
+        + f", entropy {r['utilisation']['entropy']:.2f}"
+        + (", collapsed" if r["utilisation"]["collapsed"] else "")
+        + "".join(f", {r['experts'][e]} starved" for e in r["utilisation"].get("starved", [])) for r in runs)
     claims = [Claim(
         id="spamoe.no-collapse", paper="SPAMoE",
         statement="The router distributes samples over the FNO, MNO and LNO experts instead of collapsing "
@@ -196,7 +205,8 @@ def judge_claims(config: RoutingConfig, metrics: dict[str, Any]) -> list[Claim]:
                "reported); the released load-balancing term has no gradient",
         ours=ours,
         rule=f"holds if no expert is the first choice of more than {100 * COLLAPSE_SHARE:.0f} % of test samples "
-             "under either load-balancing variant (every seed); partly if under one of them",
+             f"and none gets less than {100 * STARVED_SHARE:.0f} % of the top-k selections, under every "
+             "load-balancing variant (every seed); partly if under at least one of them",
         verdict=judge_spamoe(p, len(ok) == len(fine), bool(ok)),
         chapter=CHAPTER, profile=p, setting=setting)]
     if len(config.families) > 1:

@@ -50,6 +50,10 @@ PAPER_MAE_REDUCTION: float = 0.444
 #: an expert that takes more than this share of the samples' first choices has collapsed the mixture
 #: (the issue's "one expert > 90 % of selections").
 COLLAPSE_SHARE: float = 0.9
+#: an expert with less than this share of all top-k selections is starved: the mixture has collapsed
+#: onto the others (with top-2 of 3 no expert can pass COLLAPSE_SHARE of the selections, and a router
+#: that always picks the same pair is a collapse the first-choice test alone misses)
+STARVED_SHARE: float = 0.05
 #: profiles at which the SPAMoE chapters' verdicts are honest: the smaller ones train SPAMoE and
 #: InversionNet on a few dozen samples for a few epochs, far from learning the task, so their
 #: comparisons, spectral statistics and routing say little about the paper's trained models
@@ -205,10 +209,11 @@ def utilisation(top: np.ndarray, gates: np.ndarray, n_experts: int) -> dict[str,
 
     Returns ``selection`` (share of all n·k selections per expert), ``first_choice`` (share of the
     samples whose largest gate is each expert), ``mean_gate``, ``entropy`` (of ``first_choice``,
-    normalised by ``log E``: 1 = even, 0 = one expert), ``max_first_choice`` and ``collapsed``
-    (one expert is the first choice of more than :data:`COLLAPSE_SHARE` of the samples). With
-    top-2 of 3 experts no expert can exceed 50 % of all *selections*, so collapse is judged on the
-    first choice.
+    normalised by ``log E``: 1 = even, 0 = one expert), ``max_first_choice``, ``collapsed``
+    (one expert is the first choice of more than :data:`COLLAPSE_SHARE` of the samples; with top-2 of
+    3 experts no expert can exceed 50 % of all *selections*, so this is judged on the first choice)
+    and ``starved`` (the experts with less than :data:`STARVED_SHARE` of all selections: a collapse
+    onto the others).
     """
     top = np.asarray(top).reshape(len(top), -1)
     sel = np.bincount(top.reshape(-1), minlength=n_experts) / max(top.size, 1)
@@ -217,7 +222,8 @@ def utilisation(top: np.ndarray, gates: np.ndarray, n_experts: int) -> dict[str,
     entropy = max(0.0, float(-(p * np.log(p)).sum() / np.log(n_experts))) if n_experts > 1 else 0.0
     return {"selection": sel.tolist(), "first_choice": first.tolist(),
             "mean_gate": np.asarray(gates).mean(axis=0).tolist(), "entropy": entropy,
-            "max_first_choice": float(first.max()), "collapsed": bool(first.max() > COLLAPSE_SHARE)}
+            "max_first_choice": float(first.max()), "collapsed": bool(first.max() > COLLAPSE_SHARE),
+            "starved": [int(e) for e in np.flatnonzero(sel < STARVED_SHARE)] if n_experts > 1 else []}
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,14 +238,17 @@ def checkpoint_root(config: ExperimentConfig) -> Path:
 def train_spamoe(model_config: SPAMoEConfig, fit_config: FitConfig, train: TensorDataset, val: TensorDataset,
                  test: TensorDataset, checkpoint_dir: Path, *, keep_predictions: int = 2,
                  log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Train one SPAMoE with its monitor; score the best-validation epoch on ``test`` and record its routing."""
+    """Train one SPAMoE with its monitor; score the best epoch by validation L1 on ``test`` and record its
+    routing."""
     torch.manual_seed(fit_config.seed)
     model = SPAMoE(model_config)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     if recomputing():   # the training starts afresh (train_and_evaluate): so do its statistics
         (checkpoint_dir / MONITOR_FILE).unlink(missing_ok=True)
     monitor = SPAMoEMonitor(model, checkpoint_dir / MONITOR_FILE)
-    fit_config = fit_config.replace(checkpoint_dir=str(checkpoint_dir))
+    # the best epoch by validation L1, as InversionNet's (its loss is L1): SPAMoE's val_loss also holds
+    # the variant's own auxiliary terms, which would select each ablation by a different criterion
+    fit_config = fit_config.replace(checkpoint_dir=str(checkpoint_dir), select_by="val_l1")
     metrics, arrays = train_and_evaluate(model, train, val, test, loss=monitor, config=fit_config,
                                          callbacks=(monitor.end_epoch,), keep_predictions=keep_predictions, log=log)
     arrays.update(monitor.arrays())
@@ -264,12 +273,6 @@ def train_inversionnet(acquisition, width: float, fit_config: FitConfig, train: 
                                          keep_predictions=2, log=log)
     metrics["parameters"] = sum(p.numel() for p in model.parameters())
     return metrics, arrays
-
-
-def best_val(arrays: dict[str, np.ndarray], prefix: str, key: str = "curve_val_l1") -> float:
-    """Smallest validation L1 of a run over its epochs (how a single expert is chosen: never on test)."""
-    values = arrays[f"{prefix}/{key}"]
-    return float(np.nanmin(values)) if np.isfinite(values).any() else float("nan")
 
 
 def mean_std(values) -> tuple[float, float]:

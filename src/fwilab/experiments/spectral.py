@@ -4,7 +4,8 @@ Pieces (each saved when it finishes; a training run also resumes from its last e
 
 * ``spamoe-<family>-s<k>``: the reference SPAMoE — the paper's design as we read it: spectral bound
   enforced (hinge at ``ρ_min`` = the median ρ of the family's training targets, weight
-  ``bound_weight``), load balancing with its gradient, learned top-2 routing over soft bands;
+  ``bound_weight``), the released load-balancing term with its gradient (which sharpens rather than
+  balances: the ``lb-uniform`` ablation has the balancing target), learned top-2 routing over soft bands;
 * ``inversionnet-<family>-s<k>``: InversionNet (L1), same samples, epochs, batch, learning rate, seed;
 * ``<single>-<family>-s<k>``: the best single expert (FNO-, MNO- or LNO-only, chosen by validation
   L1 on the ablation family, seed ``seed``) on every family and seed;
@@ -17,12 +18,12 @@ Cost (SPAMoE's ``cpu`` model ≈ 0.11 s per training sample on 2 quiet cores, si
 ≈ 0.05–0.08 s, InversionNet width 0.25 ≈ 0.03 s; validation/test forward ≈ 0.04 s per sample):
 
 * ``smoke``: one family, one seed, 4 samples, 2 epochs, tiny model and short records, four ablations: ~15 s.
-* ``cpu``: 3 families × 3 seeds × {SPAMoE, InversionNet, best single} + 10 ablations on CurveVel-A:
-  29 SPAMoE-type runs of 64 samples × 4 epochs (≈ 30 s each) + 9 InversionNet runs (≈ 10 s):
+* ``cpu``: 3 families × 3 seeds × {SPAMoE, InversionNet, best single} + 11 ablations on CurveVel-A:
+  30 SPAMoE-type runs of 64 samples × 4 epochs (≈ 30 s each) + 9 InversionNet runs (≈ 10 s):
   ≈ 15 min, plus the shared 400/50/100 datasets if not cached yet (≈ 5 min for three families).
 * ``full``: 5 families × 3 seeds, released model sizes (35 M parameters, ≈ 200 GFLOP per training
   sample), 1500 samples × 8 epochs per run; at an assumed ≈ 300 samples/s on one H100 (bf16) a run
-  takes ≈ 45 s, 41 SPAMoE-type runs ≈ 31 min, InversionNet (width 1) ≈ 1 min; every piece far
+  takes ≈ 45 s, 42 SPAMoE-type runs ≈ 32 min, InversionNet (width 1) ≈ 1 min; every piece far
   under 8 minutes. (Not measured: no GPU was available when this was written.)
 """
 
@@ -60,9 +61,13 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "hard-bands": dict(bands="hard"),
     "top-1": dict(top_k=1),
     "lb-no-gradient": dict(load_balance="released"),  # as released: in the loss value, no gradient
+    # the released code's commented-out target 1/E, with gradient: the load-balancing term that balances
+    # (the reference's selection-target term sharpens the gates instead; see fwilab.layers.router)
+    "lb-uniform": dict(load_balance="uniform"),
 }
 SINGLE_EXPERTS: tuple[str, ...] = ("fno-only", "mno-only", "lno-only")
-#: the reference SPAMoE: the paper's description (bound enforced, load balancing trained)
+#: the reference SPAMoE: the paper's description (bound enforced, load balancing trained: the released
+#: term, given its gradient)
 REFERENCE: dict[str, Any] = dict(bound="hinge", load_balance="gradient", routing="learned", bands="soft", top_k=2)
 #: the 44.4 % claim "holds" when our average reduction is within this many percentage points of it
 MAE_REDUCTION_TOLERANCE: float = 0.10
@@ -86,6 +91,7 @@ class SpectralConfig(SurveyMixin, ExperimentConfig):
     """
 
     CHAPTER: ClassVar[str] = CHAPTER
+    SCOPE_FIELDS: ClassVar[frozenset[str]] = frozenset({"families", "ablation_family", "n_seeds", "ablations"})
     families: tuple[str, ...] = ("flatvel-a", "curvevel-a", "flatfault-a", "curvefault-a", "style-a")
     ablation_family: str = "curvevel-a"
     n_seeds: int = 3

@@ -12,7 +12,14 @@ feature maps ``x: [batch, C, H, W]`` and ``E`` experts:
    (one band per expert): soft ``exp(−s (r − c_b)²)``, s = 20, or hard (nearest centre).
 4. **Band mixing.** Each expert has a learnable preference ``f_e`` (init ``linspace(0, 1, E)``);
    ``w_eb = softmax_b(−λ (f_e − c_b)²)``, λ = 10; expert e's input is ``Σ_b w_eb · band_b``.
-5. **Load balance.** ``α · MSE(mean_batch gates, top-k selection frequency)``, α = 0.1.
+5. **Load balance.** ``α · MSE(mean_batch gates, top-k selection frequency)``, α = 0.1. Despite its
+   name this term does not balance: its target is the router's own hard selection, so with its gradient
+   it pulls each expert's mean gate toward its selection share, and an expert selected more often than
+   its mean gate (the usual case: top-k sharpens) gains gate mass. It is minimised by *any* routing whose
+   soft gates agree with its hard choices, collapsed ones included (all samples on (0.5, 0.5, 0) costs
+   exactly 0), and optimising it alone concentrates the selections (``tests/layers/test_router.py``).
+   The released code names the alternative in a comment, a uniform target ``1/E``:
+   ``α · MSE(mean_batch gates, 1/E)`` (``load_balance_uniform``), which does push toward balance.
 
 Options for the ablations (``routing``, ``bands``, ``band_mixing``, ``freq_attention``) follow the
 released runner (``exp/run_afreqmoe_pipeline.py``), with one deliberate difference: the released
@@ -75,7 +82,9 @@ class Routing:
             (differentiable for learned routing).
         gates: ``[B, E]`` — softmax gates before top-k (differentiable).
         top_indices: ``[B, k]`` — selected experts, largest gate first.
-        load_balance: 0-d — ``α · MSE(mean gate, selection frequency)`` with its gradient.
+        load_balance: 0-d — ``α · MSE(mean gate, selection frequency)`` with its gradient (released).
+        load_balance_uniform: 0-d — ``α · MSE(mean gate, 1/E)`` with its gradient (the released
+            code's commented-out alternative target).
         mean_gate: ``[E]`` — batch mean of ``gates`` (detached).
         selection_frequency: ``[E]`` — share of the ``B·k`` selections that went to each expert
             (sums to 1; detached).
@@ -88,6 +97,7 @@ class Routing:
     gates: torch.Tensor
     top_indices: torch.Tensor
     load_balance: torch.Tensor
+    load_balance_uniform: torch.Tensor
     mean_gate: torch.Tensor
     selection_frequency: torch.Tensor
     band_mixing: torch.Tensor
@@ -121,13 +131,19 @@ def selection_frequency(indices: torch.Tensor, n_experts: int) -> torch.Tensor:
 
 
 def load_balance_loss(gates: torch.Tensor, indices: torch.Tensor,
-                      weight: float = LOAD_BALANCE_WEIGHT) -> torch.Tensor:
-    """Released load-balancing term ``α · MSE(mean_b gates, selection frequency)`` (0-d).
-
-    The selection frequency is a count (no gradient); the gradient flows through the gates.
+                      weight: float = LOAD_BALANCE_WEIGHT, target: str = "selection") -> torch.Tensor:
+    """Load-balancing term ``α · MSE(mean_b gates, t)`` (0-d): ``target="selection"`` takes ``t`` = the
+    top-k selection frequency (released; a count, no gradient), ``"uniform"`` takes ``t = 1/E`` (the
+    released code's commented-out alternative). The gradient flows through the gates. Only the
+    uniform target balances (see the module docstring).
     """
-    freq = selection_frequency(indices, gates.shape[1]).to(gates.dtype)
-    return float(weight) * F.mse_loss(gates.mean(dim=0), freq)
+    if target == "selection":
+        t = selection_frequency(indices, gates.shape[1]).to(gates.dtype)
+    elif target == "uniform":
+        t = torch.full((gates.shape[1],), 1.0 / gates.shape[1], device=gates.device, dtype=gates.dtype)
+    else:
+        raise ValueError(f"target must be 'selection' or 'uniform', got {target!r}")
+    return float(weight) * F.mse_loss(gates.mean(dim=0), t.to(gates.device))
 
 
 class SpectralAttentionRouter(nn.Module):
@@ -240,6 +256,7 @@ class SpectralAttentionRouter(nn.Module):
             gates=gates,
             top_indices=indices,
             load_balance=load_balance_loss(gates, indices, self.load_balance_weight),
+            load_balance_uniform=load_balance_loss(gates, indices, self.load_balance_weight, target="uniform"),
             mean_gate=gates.detach().mean(dim=0),
             selection_frequency=selection_frequency(indices, n).to(x.device),
             band_mixing=self.mixing_matrix().detach(),

@@ -21,11 +21,14 @@ so the project's one fit loop (``loss(pred, target)``) trains SPAMoE unchanged. 
 ==========================  =============================================================
 ``aux_loss``                0-d; what the configuration adds to the loss:
                             ``bound_weight·bound_penalty`` (``bound="hinge"``) +
-                            ``load_balance`` (detached for ``load_balance="released"``)
+                            ``load_balance`` (detached for ``load_balance="released"``) or
+                            ``load_balance_uniform`` (``load_balance="uniform"``)
 ``bound_penalty``           0-d; ``mean_b relu(ρ_min − ρ_b)`` on the latent maps (with its
                             gradient when ``bound="hinge"``, detached when ``"off"``)
 ``load_balance``            0-d; ``α·MSE(mean gate, selection frequency)`` (always with its
                             gradient here; the configuration decides what enters ``aux_loss``)
+``load_balance_uniform``    0-d; ``α·MSE(mean gate, 1/E)`` (the released code's commented-out
+                            target: the one that balances; see :mod:`fwilab.layers.router`)
 ``rho``                     ``[B]`` energy ratio ``E_H/E_L`` of each sample's latent maps
 ``bound_active``            float; fraction of the batch with ``ρ < ρ_min``
 ``gates``                   ``[B, E]`` softmax gates
@@ -37,7 +40,7 @@ so the project's one fit loop (``loss(pred, target)``) trains SPAMoE unchanged. 
 ``preference``              ``[E]`` the experts' frequency preferences ``f_e``
 ==========================  =============================================================
 
-All but ``aux_loss`` / ``bound_penalty`` / ``load_balance`` are detached.
+All but ``aux_loss`` / ``bound_penalty`` / ``load_balance`` / ``load_balance_uniform`` are detached.
 
 The paper says the encoder *enforces* a lower bound on ρ; the released code only logs ρ
 (``bound="off"``, the default). ``bound="hinge"`` enforces it. The paper's "MNO" (multiwavelet)
@@ -69,7 +72,7 @@ from fwilab.layers.vit import SeismicViTEncoder
 from fwilab.physics.acquisition import OPENFWI, Acquisition
 
 BOUND_MODES: tuple[str, ...] = ("off", "hinge")
-LOAD_BALANCE_MODES: tuple[str, ...] = ("released", "gradient", "off")
+LOAD_BALANCE_MODES: tuple[str, ...] = ("released", "gradient", "uniform", "off")
 OUTPUT_ACTIVATIONS: tuple[str, ...] = ("none", "tanh")
 
 #: SPAMoE config/seismic_moe_config.py: lambda_g1v, lambda_g2v, lambda_grad_l1, lambda_fourier_mag_l1.
@@ -94,7 +97,8 @@ class SPAMoEConfig:
     ``band_mixing``, ``freq_attention``, ``band_sharpness`` (20), ``affinity_sharpness`` (10),
     ``radius_convention``.
 
-    Auxiliary terms: ``load_balance`` (released: added detached | gradient | off),
+    Auxiliary terms: ``load_balance`` (released: the selection-target term added detached |
+    gradient: the same with its gradient | uniform: target 1/E with its gradient | off),
     ``load_balance_weight`` α (0.1); ``bound`` (off as released | hinge), ``rho_min`` and
     ``bound_weight`` of the hinge; ``low_band``/``high_band`` of the ratio.
     """
@@ -291,6 +295,7 @@ class SPAMoE(nn.Module):
             out = out.index_add(0, chosen, routing.combine_weights[chosen, e].view(-1, 1, 1, 1) * y)
         self.aux.update(
             load_balance=routing.load_balance,
+            load_balance_uniform=routing.load_balance_uniform,
             gates=routing.gates.detach(),
             combine_weights=routing.combine_weights.detach(),
             top_indices=routing.top_indices,
@@ -317,6 +322,8 @@ class SPAMoE(nn.Module):
             aux_loss = aux_loss + self.aux["load_balance"].detach()
         elif c.load_balance == "gradient":
             aux_loss = aux_loss + self.aux["load_balance"]
+        elif c.load_balance == "uniform":   # the released code's commented-out target 1/E, with gradient
+            aux_loss = aux_loss + self.aux["load_balance_uniform"]
         self.aux["aux_loss"] = aux_loss
         return torch.tanh(velocity) if c.output_activation == "tanh" else velocity
 
@@ -373,8 +380,8 @@ class SPAMoELoss:
 
     ``model.aux["aux_loss"]`` holds what the model's configuration adds: the spectral hinge
     (``bound="hinge"``, times ``bound_weight``) and the load-balancing term (detached when
-    ``load_balance="released"``, as released; with gradient for ``"gradient"``; absent for
-    ``"off"``). Give ``model=None`` for the reconstruction terms alone. Call it right after the
+    ``load_balance="released"``, as released; with gradient for ``"gradient"``; the uniform-target
+    term with gradient for ``"uniform"``; absent for ``"off"``). Give ``model=None`` for the reconstruction terms alone. Call it right after the
     model's forward on the same batch (the fit loop does).
 
     ``with_parts(pred, target)`` returns ``(total, parts)`` with every term detached for logging:

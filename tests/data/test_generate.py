@@ -9,7 +9,7 @@ import torch
 
 from fwilab.data import generate
 from fwilab.data.generate import cache_key, cached_dataset, generate_dataset, load_arrays
-from fwilab.data.normalize import normalize_seismic
+from fwilab.data.normalize import DATA_RANGE, normalize_seismic
 from fwilab.data.openfwi import METADATA_NAME, OpenFWIDataset, discover_pairs, write_pair
 from fwilab.physics.acquisition import OPENFWI
 
@@ -126,16 +126,18 @@ def test_refuses_to_mix_datasets(tmp_path):
         gen(tmp_path / "n0", 0)
 
 
-def test_dataset_over_generated_data_uses_its_own_range(tmp_path):
+def test_dataset_over_generated_data_normalises_as_the_chapters_do(tmp_path):
+    # OpenFWI's constant range of the family, as fwilab.data.splits: growing the folder (or adding test
+    # files) must not change how a sample is normalised
     out = gen(tmp_path / "ds", 4)
     seismic, _ = load_arrays(out)
     ds = OpenFWIDataset(out, split="train")  # files 1-2 <= 48: all training files
     assert ds.family == FAMILY and len(ds) == 4
-    assert ds.data_range == (float(seismic.min()), float(seismic.max()))
+    assert ds.data_range == DATA_RANGE[FAMILY]
     x = torch.stack([ds[i][0] for i in range(4)])
-    assert x.min().item() == pytest.approx(-1.0, abs=1e-6) and x.max().item() == pytest.approx(1.0, abs=1e-6)
-    expected = normalize_seismic(seismic.astype(np.float64), data_min=seismic.min(), data_max=seismic.max())
-    np.testing.assert_allclose(x.numpy(), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(x.numpy(), normalize_seismic(seismic.astype(np.float64), FAMILY), rtol=0, atol=1e-6)
+    gen(tmp_path / "ds", 6)
+    torch.testing.assert_close(torch.stack([OpenFWIDataset(out, split="train")[i][0] for i in range(4)]), x)
 
 
 def test_cache_is_keyed_and_extended(tmp_path, counted, monkeypatch):
@@ -155,3 +157,10 @@ def test_cache_is_keyed_and_extended(tmp_path, counted, monkeypatch):
                            progress=False)
     assert other.parent == tmp_path / "elsewhere" / "datasets"
     np.testing.assert_array_equal(load_arrays(other)[0], load_arrays(a, 1)[0])
+
+
+def test_load_arrays_refuses_a_generated_folder_with_a_missing_middle_file(tmp_path):
+    out = gen(tmp_path / "ds", 6)   # files of 2 samples: data1..data3
+    (out / "data" / "data2.npy").unlink()
+    with pytest.raises(ValueError, match="data2.npy missing"):
+        load_arrays(out)

@@ -45,3 +45,17 @@ def test_acquisition_rejects_bad_geometry(changes, message):
     with pytest.raises(ValueError, match=message):
         OPENFWI.replace(**changes)
     assert isinstance(OPENFWI.replace(nbc=0), Acquisition)
+
+
+@pytest.mark.parametrize("field, value", [("source_x", (2.7,)), ("source_z", 1.5), ("nz", "70"), ("nbc", True)])
+def test_fractional_or_non_numeric_cells_are_refused_by_name(field, value):
+    with pytest.raises(ValueError, match=f"Acquisition.{field}"):
+        OPENFWI.replace(**{field: value})
+
+
+def test_numpy_and_whole_float_values_become_plain_numbers_and_key_alike():
+    from fwilab.data.generate import cache_key
+    a = OPENFWI.replace(dx=10, nz=np.int64(70), source_z=np.int64(1), source_x=(np.int32(0), 17.0, 34, 52, 69))
+    assert type(a.nz) is int and type(a.source_z) is int and type(a.dx) is float
+    assert all(type(x) is int for x in a.source_x)
+    assert a == OPENFWI and cache_key("flatvel-a", 0, a) == cache_key("flatvel-a", 0, OPENFWI)

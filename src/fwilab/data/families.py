@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
+
 from fwilab.progress import bar as progress_bar
 
 # OpenFWI: velocity range 1500-4500 m/s for all ten families (FACTS.md section 1).

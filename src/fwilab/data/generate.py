@@ -31,16 +31,16 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
-from fwilab.progress import bar as progress_bar
 
 from fwilab import __version__
 from fwilab.config import resolve_device
 from fwilab.physics.acquisition import OPENFWI, Acquisition
+from fwilab.progress import bar as progress_bar
 from fwilab.results import atomic_write_text
 
 from .normalize import log_transform
-from .openfwi import (METADATA_NAME, SAMPLES_PER_FILE, check_pair, find_pairs, read_metadata,
-                      vel_layout_paths, write_pair)
+from .openfwi import (METADATA_NAME, SAMPLES_PER_FILE, check_generated_complete, check_pair, find_pairs,
+                      read_metadata, vel_layout_paths, write_pair)
 
 #: Version of the on-disk format written here (part of the cache key; bump when the layout changes).
 FORMAT_VERSION: int = 1
@@ -298,6 +298,8 @@ def load_arrays(path: str | os.PathLike, n: int | None = None) -> tuple[np.ndarr
         ``(seismic [n, shot, time, receiver] float32 raw amplitudes, velocity [n, 1, depth, width] float32 m/s)``.
     """
     pairs = find_pairs(path)
+    # a generated folder missing a middle file would silently shift every later sample's index
+    check_generated_complete(Path(path), pairs, read_metadata(path))
     counts = [check_pair(p.seismic, p.velocity)[0] for p in pairs]
     total = sum(counts)
     if n is None:
@@ -316,5 +318,7 @@ def load_arrays(path: str | os.PathLike, n: int | None = None) -> tuple[np.ndarr
     s_shapes = {a.shape[1:] for a in seismic}
     v_shapes = {a.shape[1:] for a in velocity}
     if len(s_shapes) > 1 or len(v_shapes) > 1:
-        raise ValueError(f"files under {path} differ in sample shape: seismic {s_shapes}, velocity {v_shapes}")
+        shapes = ", ".join(f"{p.seismic.name} {s.shape[1:]} / {p.velocity.name} {v.shape[1:]}"
+                           for p, s, v in zip(pairs, seismic, velocity))
+        raise ValueError(f"files under {path} differ in sample shape: {shapes}")
     return np.concatenate(seismic), np.concatenate(velocity)

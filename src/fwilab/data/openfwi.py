@@ -265,7 +265,7 @@ def _select_files(pairs: list[FilePair], files: Iterable[int | str | os.PathLike
     return chosen
 
 
-def _check_generated_complete(root: Path, pairs: list[FilePair], metadata: dict | None) -> None:
+def check_generated_complete(root: Path, pairs: list[FilePair], metadata: dict | None) -> None:
     """A generated dataset must hold every file its metadata promises (else a rerun finishes it)."""
     if metadata is None or metadata.get("layout") != "vel":
         return
@@ -290,8 +290,10 @@ class OpenFWIDataset(Dataset):
         files: explicit files to use instead of a split: Vel-layout file numbers (``[1, 2]``) or
             seismic file names (``["seis2_1_0.npy"]``).
         normalize: map seismic and velocity to [-1, 1] as OpenFWI does (:mod:`fwilab.data.normalize`).
-            The seismic range is ``data_range`` if given, else the generated dataset's own range
-            (metadata JSON: min/max over all its files), else :data:`DATA_RANGE` of the family.
+            The seismic range is ``data_range`` if given, else OpenFWI's constant for the family
+            (:data:`DATA_RANGE`, as the chapters' splits use), else — for a generated family OpenFWI
+            does not have — the dataset's own range (metadata JSON: min/max over all its files, so it
+            moves when the folder grows and includes the test files: pass ``data_range`` instead).
         transform: optional ``transform(seismic, velocity) -> (seismic, velocity)`` applied last.
         n: use only the first ``n`` samples of the selection.
         data_range: raw amplitude range ``(data_min, data_max)`` to normalise with, e.g. the
@@ -314,7 +316,7 @@ class OpenFWIDataset(Dataset):
         self.metadata = read_metadata(self.root)
         self.family = _infer_family(self.root, family, self.metadata)
         self.split = split
-        _check_generated_complete(self.root, pairs, self.metadata)
+        check_generated_complete(self.root, pairs, self.metadata)
         if files is not None:
             pairs = _select_files(pairs, files)
         elif split != "all":
@@ -355,10 +357,10 @@ class OpenFWIDataset(Dataset):
         if data_range is not None:
             lo, hi = (float(x) for x in data_range)
             return lo, hi
+        if self.family in DATA_RANGE:   # a constant per dataset, as OpenFWI: the same whatever the split
+            return DATA_RANGE[self.family]
         if self.metadata is not None and "data_min" in self.metadata:
             return float(self.metadata["data_min"]), float(self.metadata["data_max"])
-        if self.family in DATA_RANGE:
-            return DATA_RANGE[self.family]
         if self.normalize:
             raise ValueError(
                 f"no seismic data range for {self.root}: it has no {METADATA_NAME} and family "

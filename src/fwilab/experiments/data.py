@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from fwilab.progress import bar as progress_bar
 
 from ..benchmarks import forward_benchmark, forward_rows
 from ..claims import Claim, judge
@@ -28,6 +27,7 @@ from ..data.stats import MATCH_TOLERANCES, compare_statistics, failed_tolerances
 from ..physics import forward_model
 from ..physics.acquisition import Acquisition
 from ..physics.validation import analytic_comparison, deepwave_comparison
+from ..progress import bar as progress_bar
 from ..results import Artifact, run_piece
 
 CHAPTER = "data"

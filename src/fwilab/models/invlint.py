@@ -35,7 +35,6 @@ from typing import Iterable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from fwilab.progress import bar as progress_bar
 
 from fwilab.data.normalize import VELOCITY_MAX, VELOCITY_MIN
 from fwilab.layers.conv import ConvBlock, DeconvBlock, center_crop
@@ -43,6 +42,7 @@ from fwilab.layers.integral import SeismicIntegralTransform, VelocityIntegralTra
 from fwilab.layers.vit import TransformerBlock
 from fwilab.models.inversionnet import OFFICIAL_DIMS
 from fwilab.physics.acquisition import OPENFWI, Acquisition
+from fwilab.progress import bar as progress_bar
 
 # InvLINT §4.1.2 / Table 8 defaults.
 N_SINE: int = 2048          # sine kernels per shot

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,6 +48,15 @@ def ricker(f: float, dt: float, nt: int | None = None) -> np.ndarray:
     return out
 
 
+def _whole(name: str, value: Any) -> int:
+    """``value`` as a Python int; a fractional or non-numeric value is an error naming ``name``."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
+        return int(value)
+    raise ValueError(f"{name} must be a whole number of cells/samples, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Acquisition:
     """A 2-D acquisition: grid, sources, receivers, wavelet, time axis and absorbing pad.
@@ -73,6 +84,16 @@ class Acquisition:
     nbc: int = 120
 
     def __post_init__(self) -> None:
+        # plain Python numbers (numpy scalars would not serialise into cache keys; 10 and 10.0 must key alike)
+        for name in ("nz", "nx", "nt", "nbc", "source_z", "receiver_z"):
+            object.__setattr__(self, name, _whole(f"Acquisition.{name}", getattr(self, name)))
+        for name in ("source_x", "receiver_x"):
+            object.__setattr__(self, name, tuple(_whole(f"Acquisition.{name}", x) for x in getattr(self, name)))
+        for name in ("dx", "dt", "f"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise ValueError(f"Acquisition.{name} must be a number, got {v!r}")
+            object.__setattr__(self, name, float(v))
         for name in ("nz", "nx", "nt"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Acquisition.{name} must be >= 1, got {getattr(self, name)}")
@@ -91,9 +112,6 @@ class Acquisition:
                 raise ValueError(f"{kind} columns {bad} are off the grid (0..{self.nx - 1})")
             if not 0 <= z < self.nz:
                 raise ValueError(f"{kind} row {z} is off the grid (0..{self.nz - 1})")
-        # tuples keep the dataclass hashable even when lists were passed
-        object.__setattr__(self, "source_x", tuple(int(x) for x in self.source_x))
-        object.__setattr__(self, "receiver_x", tuple(int(x) for x in self.receiver_x))
 
     @property
     def n_shots(self) -> int:

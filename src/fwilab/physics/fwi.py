@@ -135,7 +135,7 @@ def fwi(seismic_obs: torch.Tensor, v_init: torch.Tensor, acquisition: Acquisitio
     in float32, more in practice); the adjoint path keeps one model's wavefield (~2 GB) whatever
     the batch (see :mod:`fwilab.physics.solver`).
     """
-    from fwilab.progress import bar as progress_bar
+    from ..progress import bar as progress_bar
 
     if seismic_obs.dim() != 4 or tuple(seismic_obs.shape[1:]) != acquisition.seismic_shape:
         raise ValueError(
@@ -170,7 +170,7 @@ def fwi(seismic_obs: torch.Tensor, v_init: torch.Tensor, acquisition: Acquisitio
     if path == "auto":
         path = "adjoint" if v_init.device.type == "cpu" and solver._adjoint_numba is not None else "reference"
 
-    obs = seismic_obs.detach().to(v_init.dtype)
+    obs = seismic_obs.detach().to(device=v_init.device, dtype=v_init.dtype)   # the data follow the model
     span = vmax - vmin
     m = ((v_init.detach().clamp(vmin, vmax) - vmin) / span).clone().requires_grad_(True)
     optimiser = torch.optim.Adam([m], lr=lr)

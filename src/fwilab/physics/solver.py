@@ -248,7 +248,7 @@ def leapfrog_step(p: torch.Tensor, p_old: torch.Tensor, temp1: torch.Tensor, tem
 def _propagate_torch(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, acquisition: Acquisition,
                      step: Callable = leapfrog_step, progress: bool = False) -> torch.Tensor:
     """Time loop over ``step``; returns seismic [batch, shot, time, receiver]."""
-    from fwilab.progress import bar as progress_bar
+    from ..progress import bar as progress_bar
 
     b = coef["alpha"].shape[0]
     S, R = acquisition.n_shots, acquisition.n_receivers
@@ -352,7 +352,7 @@ def _propagate_cpu_fast(coef: dict[str, torch.Tensor], wavelet: torch.Tensor, ac
                         progress: bool = False, beta_src: torch.Tensor | None = None) -> torch.Tensor:
     """The numba kernel over the batch (:func:`_for_each_model`). ``beta_src`` [batch, shot] overrides
     the source scaling taken from ``coef["beta"]``."""
-    from fwilab.progress import bar as progress_bar
+    from ..progress import bar as progress_bar
 
     if _propagate_numba is None:  # pragma: no cover
         raise ValueError("the fast CPU path needs numba; install it or use path='reference'")

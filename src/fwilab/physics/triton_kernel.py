@@ -194,7 +194,7 @@ def propagate_triton(alpha: torch.Tensor, kappa0: torch.Tensor, shape: torch.Ten
     Returns:
         seismic [batch, shot, time, receiver] (float32, on alpha's device).
     """
-    from fwilab.progress import bar as progress_bar
+    from ..progress import bar as progress_bar
 
     if triton is None:
         raise RuntimeError("the Triton forward kernel needs triton (it ships with CUDA builds of torch)")

@@ -34,9 +34,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 import numpy as np
 import torch
 from torch import nn
-from fwilab.progress import bar as progress_bar
 
 from fwilab.config import resolve_device
+from fwilab.progress import bar as progress_bar
 from fwilab.training import checkpoint as ckpt
 from fwilab.training.distributed import DistributedContext, init_from_env
 from fwilab.training.losses import l1_plus_l2, loss_with_parts

@@ -784,8 +784,21 @@ def variant_table(metrics: dict[str, Any], family: str, seed: int) -> dict[str, 
             if r["model"] == "invlint" and r["family"] == family and r["seed"] == seed}
 
 
+def _alpha(alpha: float) -> str:
+    """A chosen ridge penalty, flagged when it sits on the edge of the grid tried (the best may lie beyond)."""
+    edge = " (grid edge)" if alpha in (min(ALPHAS), max(ALPHAS)) else ""
+    return f"{alpha:g}{edge}"
+
+
 def _paper_rel_mae() -> dict[str, float]:
     return {d: t["test"][0] / t["test"][2] for d, t in PAPER_TABLE11.items()}
+
+
+def sine_closeness() -> float:
+    """How close the paper itself calls "close": the largest ratio of the sine encoder's MAE to the best
+    encoder kernel's over Tables 2 and 6 (Marmousi: 136.67 / 128.33, 1.065)."""
+    return max(PAPER_ENCODER_KERNELS["sin"][d] / min(v[d] for v in PAPER_ENCODER_KERNELS.values())
+               for d in range(2))
 
 
 def _kernel_winners(table: dict[str, dict[str, Any]]) -> tuple[str, dict[str, float]]:
@@ -814,9 +827,10 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         ok += t["rel_mae"] <= bound
         control_worse += raw["mse"] >= CONTROL_FACTOR * t["mse"]
         rows.append(f"{fam}: test MAE {t['mae']:.2f} of range {t['y_range']:.1f} ({100 * t['rel_mae']:.1f} %), "
-                    f"R² {t['r2']:.3f} (α = {m['c']['best']['alpha']:g}; at α = 1: R² "
+                    f"R² {t['r2']:.3f} (α = {_alpha(m['c']['best']['alpha'])}; at α = 1: R² "
                     f"{m['c']['alpha1']['test']['r2']:.3f}); raw-data control R² {raw['r2']:.3f}, "
-                    f"MSE ×{raw['mse'] / t['mse']:.2f}; random time kernels R² {rnd['r2']:.3f}")
+                    f"MSE ×{raw['mse'] / t['mse']:.2f}; random time kernels R² {rnd['r2']:.3f} "
+                    f"(α = {_alpha(m['controls']['random-kernels']['alpha'])})")
     n = len(lin)
     claims.append(Claim(
         id="invlint.near-linear", paper="InvLINT",
@@ -826,7 +840,10 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         ours="; ".join(rows),
         rule=f"holds if on every family the test MAE / (ymax − ymin) of the ridge fit (α chosen on validation) is "
              f"at most the paper's largest ({100 * bound:.1f} %, Marmousi) and the same regression on the raw, "
-             f"untransformed data has at least {CONTROL_FACTOR:g}× its test MSE; partly if the first holds on at "
+             f"untransformed data has at least {CONTROL_FACTOR:g}× its test MSE (U is linear in the raw data, so "
+             "this control tests whether the transform's compression generalises better, not linearity itself; "
+             "the random time kernels span nearly the same time functions as the sines when N ≥ nt, so they are "
+             "shown, not judged); partly if the first holds on at "
              f"least half the families; judged at cpu and full (a ridge fit's held-out error is an honest measure "
              f"from a few hundred samples: the paper's Salt has 120)",
         verdict=judge(p, ok == n and control_worse == n, 2 * ok >= n),
@@ -842,10 +859,13 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         statement="The linear map A has fewer than 100 essential dimensions on every dataset.",
         theirs="Fig. 5: normalised singular values (first 150) fall off within < 100 dimensions on all four datasets",
         ours="; ".join(f"{fam}: {c} of at most {bounds[fam]} above {ESSENTIAL_THRESHOLD:g}"
-                       f" (y = c², {lin[fam]['c2']['essential_alpha1']})" for fam, c in counts.items()),
-        rule=f"count of singular values of A (α = 1, y = c) above {ESSENTIAL_THRESHOLD:g} × the largest; holds if "
-             "< 100 on every family, partly on at least half; judged at cpu and full, where the rank bound "
-             "min(M, n_train − 1) is well above 100, so a count below 100 is not forced by the sample size",
+                       f" (y = c², {lin[fam]['c2']['essential_alpha1']}; above 1e-3: "
+                       f"{lin[fam]['c']['essential_by_threshold'].get('0.001', '–')}; test R² of this A "
+                       f"{lin[fam]['c']['alpha1']['test']['r2']:.2f})" for fam, c in counts.items()),
+        rule=f"count of singular values of A (α = 1, y = c) above {ESSENTIAL_THRESHOLD:g} × the largest (our "
+             "threshold: the paper states none, and the count grows as it falls — the 1e-3 count is shown); "
+             "holds if < 100 on every family, partly on at least half; judged at cpu and full, where the rank "
+             "bound min(M, n_train − 1) is well above 100, so a count below 100 is not forced by the sample size",
         verdict=judge(p, len(few) == len(counts), 2 * len(few) >= len(counts)) if min(bounds.values()) > 150
         else judge(p, False, judged_at=()),
         chapter=CHAPTER, profile=p, setting=size))
@@ -879,7 +899,8 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
     speed = official["cpu_latency_s"] / ours["cpu_latency_s"]
     paper_pr = {d: t["InvLINT"][3] / t["InversionNet"][3] for d, t in PAPER_TABLE1.items()}
     paper_fr = {d: t["InvLINT"][4] / t["InversionNet"][4] for d, t in PAPER_TABLE1.items()}
-    cost_ok = pr <= max(paper_pr.values()) and fr <= max(paper_fr.values())
+    # the paper's seismic dataset with our geometry (5 shots × 1000 steps × 70 receivers → 70 × 70)
+    cost_ok = pr <= paper_pr["Marmousi"] and fr <= paper_fr["Marmousi"]
     claims.append(Claim(
         id="invlint.cost", paper="InvLINT",
         statement="InvLINT needs ~6 % of InversionNet's parameters and ~5 % of its FLOPs, and runs 16× faster "
@@ -892,14 +913,16 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
              f"(of which the frozen encoder {1e3 * ours['encoder_gflops']:.1f} M); latency "
              f"{1e3 * ours['cpu_latency_s']:.1f} vs {1e3 * official['cpu_latency_s']:.1f} ms = {speed:.1f}×",
         rule="against the official-width InversionNet on our acquisition (5 shots × 1000 steps × 70 receivers → "
-             "70×70, as Marmousi's); holds if the parameter and FLOP ratios are at most the paper's largest on a "
-             f"seismic dataset and the single-thread latency speed-up is at least {PAPER_LATENCY_SPEEDUP / 2:g}× "
+             "70×70, as Marmousi's); holds if the parameter and FLOP ratios are at most the paper's on Marmousi "
+             f"and the single-thread latency speed-up is at least {PAPER_LATENCY_SPEEDUP / 2:g}× "
              "(half the paper's); partly if the ratios hold; judged at cpu and full (these depend on the "
              "architectures and the OpenFWI geometry only, the same at both; smoke uses a shorter record)",
         verdict=judge(p, cost_ok and speed >= PAPER_LATENCY_SPEEDUP / 2, cost_ok),
         chapter=CHAPTER, profile=p,
         setting="FLOPs counted by torch's FlopCounterMode (matrix products and convolutions, a multiply-add = 2), "
-                "integral transforms included; latency: median of single-thread forward passes on this run's CPU"))
+                "integral transforms included, for both networks (the paper's InversionNet count, 190 M on "
+                "Marmousi, follows another convention, so only ratios compare); latency: median of "
+                "single-thread forward passes on this run's CPU"))
 
     # 5. training time to the same epoch budget
     speedups = {f: net[f]["train_total_s"] / inv[f]["train_total_s"] for f in fams}
@@ -925,9 +948,10 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
     ek = metrics["encoder_kernels"]
     sine_close = []
     ek_rows = []
+    close = sine_closeness()
     for f, t in ek.items():
         best, maes = _kernel_winners(t)
-        sine_close += [f] if maes["sin"] <= 1.05 * maes[best] else []
+        sine_close += [f] if maes["sin"] <= close * maes[best] else []
         ek_rows.append(f"{f}: best encoder {best} ({maes[best]:.0f} m/s), sine {maes['sin']:.0f} m/s")
     dk_rows = [f"{f}: best decoder kernel {_kernel_winners(t)[0]} ({_kernel_winners(t)[1][_kernel_winners(t)[0]]:.0f}"
                f" m/s), Gaussian {t['gaussian']['readout_mae_ms']:.0f} m/s" for f, t in dk.items()]
@@ -941,8 +965,8 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         ours="; ".join(dk_rows + ek_rows),
         rule="ridge-only proxy at every profile: velocity MAE of the linear read-out of the ridge prediction "
              "(α chosen on validation per kernel, scored on test); holds if the Gaussian is the best decoder "
-             "kernel on every family and the sine within 5 % of the best encoder kernel on every family "
-             "swept, partly if either; judged at cpu and full (a ridge fit of a few hundred samples ranks "
+             f"kernel on every family and the sine within {100 * (close - 1):.1f} % of the best encoder kernel "
+             "(the largest gap the paper's own Tables 2/6 call close) on every family swept, partly if either; judged at cpu and full (a ridge fit of a few hundred samples ranks "
              "linear features honestly; the trained decoders of the variants are shown beside it at full)",
         verdict=judge(p, holds, bool(gauss_wins) or bool(sine_close)),
         chapter=CHAPTER, profile=p, setting=size))

@@ -91,8 +91,8 @@ def velocity_target(velocity: torch.Tensor, target: str = "c", vmin: float = VEL
     targets' range and mean at the scale of a normalised map integrated by the Gaussian kernels
     (Marmousi: ``ymax − ymin = 107`` with a kernel integral of about 60 cells; Kimberlina-Leakage
     ``|ymean| = 491`` of about 690) — values ``c²`` in physical units would be orders of
-    magnitude larger, and ``c²`` of a [-1, 1] map is not monotone in velocity. ``'c2'`` is kept
-    to test Eq. 10 as written.
+    magnitude larger. ``'c2'`` is kept to test Eq. 10 as written: it squares the physical velocity
+    in km/s (squaring the normalised [-1, 1] map would not even be monotone in velocity).
     """
     if target == "c":
         return velocity

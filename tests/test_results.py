@@ -208,3 +208,22 @@ def test_outside_git_the_commit_comes_from_the_environment(monkeypatch):
     assert results.git_state() == {"commit": "abc123", "dirty": False}
     monkeypatch.setenv(results.GIT_DIRTY_ENV, "1")
     assert results.git_state()["dirty"] is True
+
+
+def test_a_stop_between_the_two_files_is_detected_and_recomputed(tmp_path, monkeypatch):
+    # arrays.npz is written first: a stop before artifact.json leaves new arrays beside the old JSON
+    cfg = ToyConfig.preset("smoke", results_dir=str(tmp_path))
+    calls = []
+    run_or_load(cfg, make_run(calls), log=lambda s: None)
+    real = results.atomic_write_text
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(results, "atomic_write_text", stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_or_load(ToyConfig.preset("smoke", n=5, results_dir=str(tmp_path)), make_run(calls), log=lambda s: None)
+    monkeypatch.setattr(results, "atomic_write_text", real)
+    with pytest.raises(results.IncompleteArtifact, match="not the arrays file"):
+        load_artifact(tmp_path, "toy", "smoke")
+    art = run_or_load(cfg, make_run(calls), log=lambda s: None)   # recomputed, not loaded half-old
+    assert len(calls) == 3 and art.arrays["curve"].shape == (3,) and "__artifact_pair__" not in art.arrays

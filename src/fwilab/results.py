@@ -23,6 +23,7 @@ import platform
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable
@@ -34,6 +35,9 @@ from .config import ExperimentConfig, device_name, resolve_device
 
 ARTIFACT_JSON = "artifact.json"
 ARRAYS_NPZ = "arrays.npz"
+#: key of the arrays file that pairs it with its artifact.json (written first, so a stop between the
+#: two writes leaves a pair whose ids differ: :func:`load_artifact` refuses it)
+PAIR_ID = "__artifact_pair__"
 SCHEMA_VERSION = 1
 
 
@@ -174,9 +178,15 @@ def _default(o: Any) -> Any:
 def save_artifact(artifact: Artifact, results_dir: str | os.PathLike) -> Path:
     """Write the artifact atomically (arrays first, then the JSON that points at them)."""
     d = artifact_dir(results_dir, artifact.chapter, artifact.profile)
-    atomic_save_npz(d / ARRAYS_NPZ, artifact.arrays)
-    atomic_write_text(d / ARTIFACT_JSON, json.dumps(artifact.to_json(), indent=1, default=_default, allow_nan=True))
+    pair = uuid.uuid4().hex
+    atomic_save_npz(d / ARRAYS_NPZ, {**artifact.arrays, PAIR_ID: np.array(pair)})
+    blob = {**artifact.to_json(), "arrays_pair": pair}
+    atomic_write_text(d / ARTIFACT_JSON, json.dumps(blob, indent=1, default=_default, allow_nan=True))
     return d
+
+
+class IncompleteArtifact(ValueError):
+    """An artifact.json whose arrays file is missing arrays or belongs to another write."""
 
 
 def load_artifact(results_dir: str | os.PathLike, chapter: str, profile: str) -> Artifact:
@@ -186,12 +196,17 @@ def load_artifact(results_dir: str | os.PathLike, chapter: str, profile: str) ->
         raise FileNotFoundError(f"no artifact for chapter {chapter!r} at profile {profile!r} under {d}")
     blob = json.loads(path.read_text())
     arrays: dict[str, np.ndarray] = {}
+    pair = None
     if (d / ARRAYS_NPZ).exists():
         with np.load(d / ARRAYS_NPZ, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+            arrays = {k: z[k] for k in z.files if k != PAIR_ID}
+            pair = str(z[PAIR_ID]) if PAIR_ID in z.files else None
     missing = set(blob.get("arrays", [])) - set(arrays)
     if missing:
-        raise ValueError(f"artifact {path} lists arrays {sorted(missing)} missing from {d / ARRAYS_NPZ}")
+        raise IncompleteArtifact(f"artifact {path} lists arrays {sorted(missing)} missing from {d / ARRAYS_NPZ}")
+    if "arrays_pair" in blob and blob["arrays_pair"] != pair:
+        raise IncompleteArtifact(f"{d / ARRAYS_NPZ} is not the arrays file of {path} (a write was interrupted "
+                                 "between the two files)")
     return Artifact(chapter=blob["chapter"], config=blob["config"], provenance=blob["provenance"],
                     metrics=blob.get("metrics", {}), arrays=arrays, claims=blob.get("claims", []))
 
@@ -212,6 +227,9 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
     try:
         found = load_artifact(config.results_dir, config.CHAPTER, config.profile)
     except FileNotFoundError:
+        found = None
+    except IncompleteArtifact as exc:
+        log(f"{exc}: recomputing")
         found = None
     if found is not None and not config.recompute:
         if found.config_hash == config.config_hash:

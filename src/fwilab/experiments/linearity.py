@@ -113,8 +113,9 @@ MIN_LR: float = 1e-5
 SV_TOP: int = 150
 ESSENTIAL_THRESHOLD: float = 1e-2
 #: the penalties α tried on the validation split (the paper's α = 1 among them); wide because the
-#: 2-D encoder kernels' U is ~40× larger than the receiver-averaged ones and the raw control's Gram
-#: matrix ~1e4× larger.
+#: 2-D encoder kernels' U integrates over the receivers instead of averaging them (larger by about the
+#: receiver count) and the raw control's Gram matrix sums over every time sample and receiver. A choice
+#: on the grid's edge is flagged in the claims (the best penalty may lie beyond it).
 ALPHAS: tuple[float, ...] = tuple(float(10.0 ** k) for k in range(-2, 9))
 #: the control must fit "clearly worse": its test MSE at least this many times the transform's
 CONTROL_FACTOR: float = 1.5

@@ -60,6 +60,14 @@ def test_cpu_presets_share_the_baselines_datasets():
             (base.n_train, base.n_val, base.n_test, base.seed, base.acquisition)
 
 
+def test_full_presets_generate_only_the_samples_they_use():
+    # a fresh GPU machine generates every family a chapter trains: no samples beyond those used
+    s = make_config("spectral", "full")
+    assert (s.n_train, s.n_val, s.n_test) == (s.train_samples, s.val_samples, s.test_samples)
+    r = make_config("routing", "full")
+    assert (r.n_train, r.n_val, r.n_test) == (r.train_per_family, r.val_per_family, r.test_per_family)
+
+
 def test_ablation_model_configs_change_only_what_they_name():
     c = make_config("spectral", "smoke")
     ref = c.model_config("spamoe", 0.08)

@@ -247,3 +247,16 @@ def test_spectral_part_runs_in_float32_under_bf16_autocast(cuda_like_fft, bound)
     loss.backward()
     assert torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_the_fit_loop_trains_spamoe_under_bf16_autocast(cuda_like_fft):
+    # the loop as on CUDA (bf16 autocast; FFTs refusing bf16 as CUDA's do), on the CPU
+    from torch.utils.data import TensorDataset
+
+    from fwilab.training import FitConfig, fit
+
+    model = tiny(bound="hinge", load_balance="uniform")
+    data = TensorDataset(seismic(4), torch.rand(4, 1, TINY.nz, TINY.nx) * 2 - 1)
+    result = fit(model, data, data, SPAMoELoss(model),
+                 FitConfig(epochs=1, batch_size=2, device="cpu", amp="bf16", progress=False))
+    assert all(math.isfinite(v) for v in result.curves["train_loss"] + result.curves["val_loss"])

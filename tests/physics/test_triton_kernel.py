@@ -72,6 +72,7 @@ def test_kernel_compiles_for_the_gpu_without_spilling(monkeypatch, arch, block, 
     assert f".target sm_{arch}" in ptx and len(compiled.asm["cubin"]) > 0
     assert "ld.local" not in ptx and "st.local" not in ptx  # no register spills
     assert ptx.count("st.global") >= 2  # the field update and the receiver samples
+    assert "fma.rn" not in ptx  # products and sums rounded one by one, as the reference does
 
 
 def test_block_sizes_must_be_powers_of_two():

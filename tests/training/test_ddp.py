@@ -41,6 +41,19 @@ _SCRIPT = textwrap.dedent("""
     cfg = FitConfig(**{{**{cfg!r}, "checkpoint_dir": None}})
     fit(gen, make_regression(n=96), None, mse, cfg, step=step)
     torch.save({{"gen": gen.state_dict(), "critic": critic.state_dict()}}, os.path.join(out, f"gan{{rank}}.pt"))
+
+    # a mixture that leaves an expert without a gradient (as SPAMoE's unrouted experts): DDP must be told
+    class Mixture(nn.Module):
+        has_unused_parameters = True
+
+        def __init__(self):
+            super().__init__()
+            self.experts = nn.ModuleList([nn.Linear(6, 3), nn.Linear(6, 3)])
+
+        def forward(self, x):
+            return self.experts[0](x)
+
+    fit(Mixture(), make_regression(n=96), None, mse, cfg)
     cleanup()
 """)
 

@@ -318,3 +318,18 @@ def test_prefetch_thread_keeps_order_and_raises():
     it = _prefetch(iter(range(10**6)), depth=2)
     assert next(it) == 0
     it.close()  # stopping early ends the producer instead of filling memory
+
+
+def test_fused_adamw_only_on_cuda_and_only_for_real_parameters():
+    # the fused kernel refuses complex parameters (neuraloperator's spectral weights in SPAMoE's experts)
+    from fwilab.models.spamoe import SPAMoE, SPAMoEConfig
+    from fwilab.physics.acquisition import OPENFWI
+    from fwilab.training.fit import fused_adamw
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    real = nn.Linear(3, 2)
+    assert fused_adamw(real, cuda) and not fused_adamw(real, cpu)
+    spamoe = SPAMoE(SPAMoEConfig.preset("smoke", OPENFWI.replace(nt=48, nz=16, nx=16, source_x=(0, 15),
+                                                                    receiver_x=tuple(range(16)))))
+    assert any(p.is_complex() for p in spamoe.parameters())
+    assert not fused_adamw(spamoe, cuda)

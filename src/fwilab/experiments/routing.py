@@ -54,7 +54,8 @@ class RoutingConfig(SurveyMixin, ExperimentConfig):
         load_balances: load-balancing variants trained (``released``: no gradient; ``gradient``: the
             same term with its gradient; ``uniform``: target 1/E with its gradient).
         n_seeds: seeds per variant.
-        n_train, n_val, n_test: split sizes of the cached datasets (shared with the other chapters).
+        n_train, n_val, n_test: split sizes of the cached datasets: at ``full`` just the samples used
+            (see the spectral chapter's config); at ``cpu`` the other chapters' splits.
         train_per_family, val_per_family, test_per_family: samples of each family used.
         nt, nbc, model_size, epochs, batch_size, lr, schedule, warmup_epochs, grad_clip, bound_weight:
             as in the spectral chapter.
@@ -66,9 +67,9 @@ class RoutingConfig(SurveyMixin, ExperimentConfig):
     families: tuple[str, ...] = ("flatvel-a", "curvevel-a", "flatfault-a", "curvefault-a", "style-a")
     load_balances: tuple[str, ...] = ("released", "gradient", "uniform")
     n_seeds: int = 2
-    n_train: int = 6000
-    n_val: int = 500
-    n_test: int = 1000
+    n_train: int = 500
+    n_val: int = 60
+    n_test: int = 200
     train_per_family: int = 500
     val_per_family: int = 60
     test_per_family: int = 200

@@ -76,7 +76,7 @@ def head(data: TensorDataset, n: int) -> TensorDataset:
     x, y = data.tensors
     if not 1 <= n <= len(x):
         raise ValueError(f"cannot take {n} samples from a split of {len(x)}")
-    return TensorDataset(x[:n], y[:n])
+    return TensorDataset(x[:n].clone(), y[:n].clone())   # copies: the whole split can be freed
 
 
 def concat(parts: list[TensorDataset]) -> TensorDataset:

@@ -82,7 +82,9 @@ class SpectralConfig(SurveyMixin, ExperimentConfig):
     Attributes:
         families: families of the main comparison; ablation_family: where the ablations run.
         n_seeds: training seeds of the main comparison (``seed``, ``seed + 1``, ...); ablations use ``seed``.
-        n_train, n_val, n_test: split sizes of the cached datasets (shared with the baselines chapter).
+        n_train, n_val, n_test: split sizes of the cached datasets: at ``full`` just the samples used (a
+            fresh GPU machine generates every family it trains, and 7,000 samples a family to use
+            2,200 would spend minutes of each lease); at ``cpu`` the baselines chapter's splits.
         train_samples, val_samples, test_samples: how many of each split every run uses (the first ones).
         nt, nbc: time steps and absorbing cells of the acquisition.
         model_size: SPAMoE preset (smoke | cpu | full); inversionnet_width: InversionNet's width.
@@ -95,9 +97,9 @@ class SpectralConfig(SurveyMixin, ExperimentConfig):
     families: tuple[str, ...] = ("flatvel-a", "curvevel-a", "flatfault-a", "curvefault-a", "style-a")
     ablation_family: str = "curvevel-a"
     n_seeds: int = 3
-    n_train: int = 6000
-    n_val: int = 500
-    n_test: int = 1000
+    n_train: int = 1500
+    n_val: int = 200
+    n_test: int = 500
     train_samples: int = 1500
     val_samples: int = 200
     test_samples: int = 500

@@ -231,6 +231,10 @@ class SPAMoE(nn.Module):
     Sets :attr:`aux` (see the module docstring).
     """
 
+    #: a step leaves some parameters without a gradient (the experts no sample was routed to; the router
+    #: under fixed routing): data-parallel training must not wait for them (see fwilab.training.fit)
+    has_unused_parameters: bool = True
+
     def __init__(self, config: SPAMoEConfig | None = None):
         super().__init__()
         self.config = config = config or SPAMoEConfig()

@@ -710,19 +710,34 @@ def _build_context(model: nn.Module, loss: Callable, *, device: torch.device, lr
     model.to(device)
     if cl:
         model.to(memory_format=torch.channels_last)
-    # on CUDA the fused kernel: one launch for all parameters, same update rule
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay,
-                                  fused=device.type == "cuda" or None)
+                                  fused=fused_adamw(model, device) or None)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     return StepContext(model=model, module=model, optimizer=optimizer, loss=loss, device=device,
                        amp_dtype=amp_dtype, scaler=scaler, grad_clip=grad_clip, channels_last=cl, dist=dist)
+
+
+def fused_adamw(model: nn.Module, device: torch.device) -> bool:
+    """Whether AdamW can take its fused kernel (one launch for all parameters, same update rule): on
+    CUDA, and only for real floating-point parameters — the fused kernel refuses complex ones, which
+    neuraloperator's spectral convolutions (SPAMoE's experts) hold."""
+    return device.type == "cuda" and all(p.is_floating_point() for p in model.parameters())
+
+
+def _has_optional_parameters(module: nn.Module) -> bool:
+    """A model that leaves some parameters without a gradient in a step says so with a class attribute
+    ``has_unused_parameters = True`` (SPAMoE); DDP then looks for them every step (at some cost)."""
+    return bool(getattr(module, "has_unused_parameters", False))
 
 
 def _wrap(ctx: StepContext, compile_model: bool) -> None:
     module = ctx.module
     if ctx.dist.enabled:
         device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-        module = nn.parallel.DistributedDataParallel(ctx.module, device_ids=device_ids)
+        # a mixture of experts leaves the unrouted experts (and, for fixed routing, the router) without
+        # gradients in a step: DDP must not wait for them
+        module = nn.parallel.DistributedDataParallel(ctx.module, device_ids=device_ids,
+                                                     find_unused_parameters=_has_optional_parameters(ctx.module))
     if compile_model:
         module = torch.compile(module)
     ctx.model = module

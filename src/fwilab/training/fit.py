@@ -724,7 +724,7 @@ def fused_adamw(model: nn.Module, device: torch.device) -> bool:
     return device.type == "cuda" and all(p.is_floating_point() for p in model.parameters())
 
 
-def _has_optional_parameters(module: nn.Module) -> bool:
+def _has_unused_parameters(module: nn.Module) -> bool:
     """A model that leaves some parameters without a gradient in a step says so with a class attribute
     ``has_unused_parameters = True`` (SPAMoE); DDP then looks for them every step (at some cost)."""
     return bool(getattr(module, "has_unused_parameters", False))
@@ -737,7 +737,7 @@ def _wrap(ctx: StepContext, compile_model: bool) -> None:
         # a mixture of experts leaves the unrouted experts (and, for fixed routing, the router) without
         # gradients in a step: DDP must not wait for them
         module = nn.parallel.DistributedDataParallel(ctx.module, device_ids=device_ids,
-                                                     find_unused_parameters=_has_optional_parameters(ctx.module))
+                                                     find_unused_parameters=_has_unused_parameters(ctx.module))
     if compile_model:
         module = torch.compile(module)
     ctx.model = module

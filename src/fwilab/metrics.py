@@ -175,6 +175,12 @@ def evaluate(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") 
 # Model cost
 
 
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1) of a result over seeds; the std of one value is 0."""
+    v = np.asarray(list(values), dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters (``requires_grad``), BatchNorm running statistics excluded."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

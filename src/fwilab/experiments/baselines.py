@@ -22,7 +22,7 @@ from ..claims import Claim, judge
 from ..config import ExperimentConfig, SurveyMixin
 from ..data.families import FAMILIES, check_family
 from ..data.splits import load_family_splits
-from ..metrics import count_flops, count_parameters, cpu_latency
+from ..metrics import count_flops, count_parameters, cpu_latency, mean_std
 from ..models.inversionnet import InversionNet
 from ..models.velocitygan import (ADVERSARIAL_WEIGHT, GP_WEIGHT, L1_WEIGHT, L2_WEIGHT, N_CRITIC,
                                   Discriminator, critic_loss, generator_adversarial_loss)
@@ -266,9 +266,8 @@ def summary(metrics: dict[str, Any], model: str = "inversionnet") -> dict[str, d
     for fam in dict.fromkeys(r["family"] for r in runs):
         rs = [r for r in runs if r["family"] == fam]
         row: dict[str, float] = {"seeds": len(rs)}
-        for key in ("mae", "rmse", "ssim", "mae_ms"):
-            vals = np.array([r[key] for r in rs], dtype=float)
-            row[key], row[f"{key}_std"] = float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        for key in ("mae", "rmse", "ssim", "mae_ms", "inference_s_per_sample"):
+            row[key], row[f"{key}_std"] = mean_std(r[key] for r in rs)
         out[fam] = row
     return out
 
@@ -307,9 +306,8 @@ def judge_claims(config: BaselinesConfig, metrics: dict[str, Any], arrays: dict[
             k = config.fwi_samples
             per_seed = [float(np.mean(arrays[f"inversionnet-{fam}-s{s}/test_mae_per_sample"][:k]) * 1500.0)
                         for s in config.seeds]
-            mean, std = float(np.mean(per_seed)), float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
-            learned_s = float(np.mean([r["inference_s_per_sample"] for r in metrics["runs"]
-                                       if r["model"] == "inversionnet" and r["family"] == fam]))
+            mean, std = mean_std(per_seed)
+            learned_s = inv[fam]["inference_s_per_sample"]
             faster = learned_s < f["s_per_sample"]
             wins += mean + std < f["mae_ms"] and faster
             partial += mean < f["mae_ms"]

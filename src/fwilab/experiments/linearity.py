@@ -48,7 +48,7 @@ from ..config import ExperimentConfig, SurveyMixin
 from ..data.families import check_family
 from ..data.splits import FamilySplits, load_family_splits
 from ..layers.integral import DECODER_KERNELS, ENCODER_KERNELS, SeismicIntegralTransform, VelocityIntegralTransform
-from ..metrics import VELOCITY_SCALE, count_flops, count_parameters, cpu_latency
+from ..metrics import VELOCITY_SCALE, count_flops, count_parameters, cpu_latency, mean_std
 from ..models.inversionnet import InversionNet, scaled_dims
 from ..models.invlint import DECODERS, EMBED_DIM, TARGETS, InvLINT, fit_linear_map, linearity_report, singular_values
 from ..results import Artifact, run_piece
@@ -773,8 +773,7 @@ def summary(metrics: dict[str, Any], model: str = "invlint", variant: str = "def
         rs = [r for r in runs if r["family"] == fam]
         row: dict[str, float] = {"seeds": len(rs)}
         for key in ("mae", "mse", "ssim", "mae_ms", "rmse_ms", "train_total_s", "best_epoch"):
-            vals = np.array([r[key] for r in rs], dtype=float)
-            row[key], row[f"{key}_std"] = float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+            row[key], row[f"{key}_std"] = mean_std(r[key] for r in rs)
         out[fam] = row
     return out
 
@@ -967,7 +966,8 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         rule="ridge-only proxy at every profile: velocity MAE of the linear read-out of the ridge prediction "
              "(α chosen on validation per kernel, scored on test); holds if the Gaussian is the best decoder "
              f"kernel on every family and the sine within {100 * (close - 1):.1f} % of the best encoder kernel "
-             "(the largest gap the paper's own Tables 2/6 call close) on every family swept, partly if either; judged at cpu and full (a ridge fit of a few hundred samples ranks "
+             "(the largest gap the paper's own Tables 2/6 call close) on every family swept, partly if either; "
+             "judged at cpu and full (a ridge fit of a few hundred samples ranks "
              "linear features honestly; the trained decoders of the variants are shown beside it at full)",
         verdict=judge(p, holds, bool(gauss_wins) or bool(sine_close)),
         chapter=CHAPTER, profile=p, setting=size))
@@ -1030,8 +1030,7 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
             k = int(f["n"])
             per_seed = [float(np.mean(arrays[f"invlint-{fam}-s{s}/test_mae_per_sample"][:k]) * VELOCITY_SCALE)
                         for s in config.seeds if f"invlint-{fam}-s{s}/test_mae_per_sample" in arrays]
-            mean = float(np.mean(per_seed))
-            std = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
+            mean, std = mean_std(per_seed)
             wins += mean + std < f["mae_ms"]
             partial += mean < f["mae_ms"]
             rows.append(f"{fam}: {mean:.1f} ± {std:.1f} vs {f['mae_ms']:.1f} m/s ({f['s_per_sample']:.0f} s/sample FWI)")

@@ -6,10 +6,11 @@ load-balancing variant — ``released`` (in the loss value, no gradient, as the 
 ``gradient`` (the same term with its gradient: its target is the router's own top-k selection, so it
 sharpens the gates rather than balancing them; see :mod:`fwilab.layers.router`) and ``uniform`` (target
 1/E with its gradient, the released code's commented-out alternative: the variant that balances) — so
-one router sees every family and its decisions can be compared across families. While it trains, :class:`~fwilab.experiments.spamoe.SPAMoEMonitor` records
-per batch the selection frequency and mean gate, and per epoch every validation sample's gates and
-top-k choice, the band-to-expert matrix and the experts' frequency preferences. The trained model's
-routing of each family's test samples is recorded too.
+one router sees every family and its decisions can be compared across families. While it trains,
+:class:`~fwilab.experiments.spamoe.SPAMoEMonitor` records per batch the selection frequency and mean
+gate, and per epoch every validation sample's gates and top-k choice, the band-to-expert matrix and
+the experts' frequency preferences. The trained model's routing of each family's test samples is
+recorded too.
 
 Pieces: ``spamoe-lb-<variant>-s<k>``.
 
@@ -188,16 +189,17 @@ def judge_claims(config: RoutingConfig, metrics: dict[str, Any]) -> list[Claim]:
     fine = {r["load_balance"]: [] for r in runs}
     for r in runs:
         u = r["utilisation"]
-        fine[r["load_balance"]].append(not u["collapsed"] and not u.get("starved"))
+        fine[r["load_balance"]].append(not u["collapsed"] and not u["starved"])
     ok = [v for v, flags in fine.items() if all(flags)]
-    ours = "; ".join(
-        f"load balance {r['load_balance']} s{r['seed']}: first choice "
-        + "/".join(f"{x:.2f}" for x in r["utilisation"]["first_choice"])
-        + f" ({'/'.join(r['experts'])}), selections "
-        + "/".join(f"{x:.2f}" for x in r["utilisation"]["selection"])
-        + f", entropy {r['utilisation']['entropy']:.2f}"
-        + (", collapsed" if r["utilisation"]["collapsed"] else "")
-        + "".join(f", {r['experts'][e]} starved" for e in r["utilisation"].get("starved", [])) for r in runs)
+
+    def usage(r: dict[str, Any]) -> str:
+        u, shares = r["utilisation"], lambda xs: "/".join(f"{x:.2f}" for x in xs)
+        return (f"load balance {r['load_balance']} s{r['seed']}: first choice {shares(u['first_choice'])} "
+                f"({'/'.join(r['experts'])}), selections {shares(u['selection'])}, entropy {u['entropy']:.2f}"
+                + (", collapsed" if u["collapsed"] else "")
+                + "".join(f", {r['experts'][e]} starved" for e in u["starved"]))
+
+    ours = "; ".join(usage(r) for r in runs)
     claims = [Claim(
         id="spamoe.no-collapse", paper="SPAMoE",
         statement="The router distributes samples over the FNO, MNO and LNO experts instead of collapsing "

@@ -275,6 +275,3 @@ def train_inversionnet(acquisition, width: float, fit_config: FitConfig, train: 
     return metrics, arrays
 
 
-def mean_std(values) -> tuple[float, float]:
-    v = np.asarray(list(values), dtype=float)
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0

@@ -38,10 +38,11 @@ from ..claims import Claim
 from ..config import ExperimentConfig, SurveyMixin
 from ..data.families import check_family
 from ..data.splits import load_family_splits
+from ..metrics import mean_std
 from ..models.spamoe import SPAMoEConfig
 from ..results import Artifact, run_piece
 from ..training.fit import FitConfig
-from .spamoe import (JUDGED_AT, PAPER_MAE_REDUCTION, checkpoint_root, head, judge_spamoe, mean_std, rho_min_for,
+from .spamoe import (JUDGED_AT, PAPER_MAE_REDUCTION, checkpoint_root, head, judge_spamoe, rho_min_for,
                      target_energy_ratio, train_inversionnet, train_spamoe)
 
 CHAPTER = "spectral"

@@ -143,7 +143,7 @@ def load_balance_loss(gates: torch.Tensor, indices: torch.Tensor,
         t = torch.full((gates.shape[1],), 1.0 / gates.shape[1], device=gates.device, dtype=gates.dtype)
     else:
         raise ValueError(f"target must be 'selection' or 'uniform', got {target!r}")
-    return float(weight) * F.mse_loss(gates.mean(dim=0), t.to(gates.device))
+    return float(weight) * F.mse_loss(gates.mean(dim=0), t)
 
 
 class SpectralAttentionRouter(nn.Module):

@@ -385,8 +385,9 @@ class SPAMoELoss:
     ``model.aux["aux_loss"]`` holds what the model's configuration adds: the spectral hinge
     (``bound="hinge"``, times ``bound_weight``) and the load-balancing term (detached when
     ``load_balance="released"``, as released; with gradient for ``"gradient"``; the uniform-target
-    term with gradient for ``"uniform"``; absent for ``"off"``). Give ``model=None`` for the reconstruction terms alone. Call it right after the
-    model's forward on the same batch (the fit loop does).
+    term with gradient for ``"uniform"``; absent for ``"off"``). Give ``model=None`` for the
+    reconstruction terms alone. Call it right after the model's forward on the same batch (the fit
+    loop does).
 
     ``with_parts(pred, target)`` returns ``(total, parts)`` with every term detached for logging:
     ``l1, mse, sobel, fourier, bound_penalty, load_balance, rho_mean, bound_active``.

@@ -50,8 +50,6 @@ def ricker(f: float, dt: float, nt: int | None = None) -> np.ndarray:
 
 def _whole(name: str, value: Any) -> int:
     """``value`` as a Python int; a fractional or non-numeric value is an error naming ``name``."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value)
     if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
         return int(value)
     raise ValueError(f"{name} must be a whole number of cells/samples, got {value!r}")

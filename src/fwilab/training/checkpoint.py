@@ -27,6 +27,8 @@ from ..results import atomic_write
 
 LAST = "last.pt"
 BEST = "best.pt"
+#: glob of the per-epoch copies (:func:`epoch_checkpoint_name`)
+EPOCH_GLOB = "epoch_*.pt"
 
 
 def epoch_checkpoint_name(epoch: int) -> str:
@@ -51,7 +53,7 @@ def remove_checkpoints(checkpoint_dir: str | os.PathLike) -> None:
     """Delete the checkpoints a run keeps in ``checkpoint_dir`` (``last.pt``, ``best.pt``, the per-epoch
     copies); other files there are left alone."""
     d = Path(checkpoint_dir)
-    for p in [d / LAST, d / BEST, *d.glob(epoch_checkpoint_name(0).replace("0000", "[0-9]*"))]:
+    for p in [d / LAST, d / BEST, *d.glob(EPOCH_GLOB)]:
         p.unlink(missing_ok=True)
 
 

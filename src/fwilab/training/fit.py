@@ -635,8 +635,10 @@ class FitResult:
         return model
 
 
-def _state_copy(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+def _state_copy(state: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A CPU copy of a module's state dict (or of a state dict)."""
+    items = state.state_dict().items() if isinstance(state, nn.Module) else state.items()
+    return {k: v.detach().to("cpu", copy=True) for k, v in items}
 
 
 def _better(score: float, best: float | None, mode: str) -> bool:
@@ -660,7 +662,7 @@ def _resumed_best_state(ckpt_dir: Path, resumed: Mapping[str, Any]) -> dict[str,
         if best.get("epoch") == best_epoch:
             return best["model"]
     if int(resumed["epoch"]) == best_epoch:
-        return {k: v.detach().to("cpu", copy=True) for k, v in resumed["model"].items()}
+        return _state_copy(resumed["model"])
     return None
 
 

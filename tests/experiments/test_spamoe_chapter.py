@@ -12,6 +12,7 @@ from fwilab.experiments.spamoe import COLLAPSE_SHARE, SPAMoEMonitor, rho_min_for
 from fwilab.layers.spectral import energy_ratio
 from fwilab.models.spamoe import SPAMoE, SPAMoEConfig
 from fwilab.physics.acquisition import OPENFWI
+from fwilab.training import load_checkpoint, save_checkpoint
 
 TINY = OPENFWI.replace(nt=48, nz=16, nx=16, source_x=(0, 8, 15), receiver_x=tuple(range(16)))
 
@@ -117,7 +118,7 @@ def test_rho_min_is_the_factor_times_the_targets_median_ratio():
 def test_monitor_records_what_the_model_reports_and_survives_a_restart(tmp_path):
     torch.manual_seed(0)
     model = SPAMoE(SPAMoEConfig.preset("smoke", TINY, bound="hinge", rho_min=1e3))  # ρ always below: hinge on
-    monitor = SPAMoEMonitor(model, tmp_path / "monitor.npz")
+    monitor = SPAMoEMonitor(model)
     x = torch.randn(4, *TINY.seismic_shape)
     y = torch.rand(4, 1, 16, 16) * 2 - 1
     model.train()
@@ -135,9 +136,45 @@ def test_monitor_records_what_the_model_reports_and_survives_a_restart(tmp_path)
     assert arrays["trace"][0, 0] == pytest.approx(float(aux["rho"].mean()))
     assert arrays["epoch_gates"].shape == (1, 3, 3) and arrays["epoch_top"].shape == (1, 3, 2)
     np.testing.assert_allclose(arrays["epoch_gates"][0].sum(axis=1), 1.0, rtol=1e-5)
-    # a new monitor (a resumed run) reads the epochs already recorded
-    again = SPAMoEMonitor(model, tmp_path / "monitor.npz")
-    np.testing.assert_array_equal(again.arrays()["trace"], arrays["trace"])
+    # a new monitor (a resumed run) takes the epochs a checkpoint recorded, through a weights-only load
+    save_checkpoint(tmp_path / "last.pt", {"hooks": [monitor.state_dict()]})
+    again = SPAMoEMonitor(model)
+    again.load_state_dict(load_checkpoint(tmp_path / "last.pt")["hooks"][0])
+    for key, value in arrays.items():
+        np.testing.assert_array_equal(again.arrays()[key], value)
+
+
+def test_a_spamoe_run_stopped_after_a_checkpoint_keeps_that_epochs_routing(tmp_path, monkeypatch):
+    """The monitor's statistics travel in the checkpoint: a run stopped just after epoch 1's checkpoint
+    resumes with epoch 1's routing statistics, and matches a run that was never stopped."""
+    import fwilab.training.checkpoint as ckpt_mod
+    from fwilab.experiments.spamoe import train_spamoe
+    from fwilab.training import FitConfig
+
+    g = torch.Generator().manual_seed(1)
+    def split(n):
+        return TensorDataset(torch.randn(n, *TINY.seismic_shape, generator=g),
+                             torch.rand(n, 1, 16, 16, generator=g) * 2 - 1)
+    train, val, test = split(8), split(4), split(4)
+    model_config = SPAMoEConfig.preset("smoke", TINY, bound="hinge", rho_min=0.05)
+    fit_config = FitConfig(epochs=2, batch_size=4, lr=1e-3, device="cpu", progress=False, seed=3)
+    quiet = dict(keep_predictions=0, log=lambda msg: None)
+    _, whole = train_spamoe(model_config, fit_config, train, val, test, tmp_path / "whole", **quiet)
+    real_save = ckpt_mod.save_checkpoint
+
+    def stop_after_last(path, state):
+        real_save(path, state)
+        if path.name == "last.pt" and state["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt_mod, "save_checkpoint", stop_after_last)
+    with pytest.raises(KeyboardInterrupt):
+        train_spamoe(model_config, fit_config, train, val, test, tmp_path / "stopped", **quiet)
+    monkeypatch.setattr(ckpt_mod, "save_checkpoint", real_save)
+    _, resumed = train_spamoe(model_config, fit_config, train, val, test, tmp_path / "stopped", **quiet)
+    np.testing.assert_array_equal(resumed["monitor_epoch"], [1, 2])
+    for key in ("trace", "trace_epoch", "epoch_gates", "epoch_top", "epoch_band_mixing"):
+        np.testing.assert_allclose(resumed[key], whole[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
 
 # ------------------------------------------------------------------------------------------ claim rules

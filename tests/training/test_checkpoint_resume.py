@@ -296,3 +296,48 @@ def test_a_recomputed_piece_trains_afresh(tmp_path, regression, mlp, monkeypatch
     # recomputed on request: trains its two epochs again
     run_piece(dataclasses.replace(exp, recompute=True), "p", compute, log=lambda s: None)
     assert loss_calls[0] > 0 and loss_calls[1] == 0 and loss_calls[2] == loss_calls[0]
+
+
+class _EpochLog:
+    """An epoch hook that keeps one number per epoch (the training loss)."""
+
+    def __init__(self):
+        self.losses: dict[int, float] = {}
+
+    def end_epoch(self, record):
+        self.losses[int(record["epoch"])] = record["train_loss"]
+
+    def state_dict(self):
+        return {"losses": dict(self.losses)}
+
+    def load_state_dict(self, state):
+        self.losses = dict(state["losses"])
+
+
+def test_epoch_hooks_are_saved_with_their_epoch_and_restored_on_resume(tmp_path, regression, mlp, monkeypatch):
+    data, val = regression(), regression(n=32, seed=1)
+    whole = _EpochLog()
+    fit(mlp(), data, val, mse, _config(tmp_path / "whole"), hooks=[whole])
+    # a run stopped right after epoch 1's last.pt is written (before best.pt and the callbacks)
+    real_save = ckpt_mod.save_checkpoint
+
+    def stop_after_last(path, state):
+        real_save(path, state)
+        if Path(path).name == "last.pt" and state["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt_mod, "save_checkpoint", stop_after_last)
+    with pytest.raises(KeyboardInterrupt):
+        fit(mlp(), data, val, mse, _config(tmp_path / "b"), hooks=[_EpochLog()])
+    monkeypatch.setattr(ckpt_mod, "save_checkpoint", real_save)
+    again = _EpochLog()
+    fit(mlp(), data, val, mse, _config(tmp_path / "b"), hooks=[again], resume=True)
+    assert sorted(again.losses) == [1, 2, 3]
+    assert again.losses == pytest.approx(whole.losses, rel=1e-6)
+    # a checkpoint without the hooks' state resumes with a warning
+    with pytest.raises(KeyboardInterrupt):
+        fit(mlp(), data, val, mse, _config(tmp_path / "c"), callbacks=[_Interrupt(after_epoch=1)])
+    with pytest.warns(RuntimeWarning, match="hooks' statistics start at the resumed epoch"):
+        fit(mlp(), data, val, mse, _config(tmp_path / "c"), hooks=[_EpochLog()], resume=True)
+    with pytest.raises(ValueError, match="EpochHook"):
+        fit(mlp(), data, val, mse, _config(tmp_path / "d"), hooks=[lambda record: None])

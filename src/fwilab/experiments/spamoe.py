@@ -27,7 +27,6 @@ The median over the training split is computed from the data (OpenFWI-like famil
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,7 +39,7 @@ from ..config import ExperimentConfig
 from ..layers.spectral import energy_ratio
 from ..models.inversionnet import InversionNet
 from ..models.spamoe import SPAMoE, SPAMoEConfig, SPAMoELoss
-from ..results import artifact_dir, atomic_save_npz, recomputing
+from ..results import artifact_dir
 from ..training.fit import FitConfig
 from ..training.losses import l1
 from ..training.runs import train_and_evaluate
@@ -63,8 +62,6 @@ JUDGED_AT: tuple[str, ...] = ("full",)
 def judge_spamoe(profile: str, holds: bool, partly: bool = False) -> str:
     """A verdict of the SPAMoE chapters: :func:`~fwilab.claims.judge` at the :data:`JUDGED_AT` profiles."""
     return judge(profile, holds, partly, judged_at=JUDGED_AT)
-
-MONITOR_FILE = "monitor.npz"
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,7 +99,7 @@ class SPAMoEMonitor:
     """SPAMoE's released loss plus what the chapters measure while the shared fit loop trains.
 
     Use it as the fit loop's loss (it is :class:`~fwilab.models.spamoe.SPAMoELoss` with extra
-    logged parts) and pass :meth:`end_epoch` in ``callbacks``. Logged parts (curves ``train_*`` and
+    logged parts) and as one of its ``hooks`` (:class:`~fwilab.training.fit.EpochHook`). Logged parts (curves ``train_*`` and
     ``val_*``): the loss's own (``l1, mse, sobel, fourier, bound_penalty, load_balance, rho_mean,
     bound_active``), ``hinge_active`` (1 when the batch's hinge is non-zero: its epoch mean is the
     fraction of batches where the bound acts), ``selection_<expert>`` and ``gate_<expert>``.
@@ -110,23 +107,17 @@ class SPAMoEMonitor:
     Kept per epoch (:meth:`arrays`): ``batch`` — one row per training batch ``[ρ mean, ρ min, hinge
     penalty, hinge active, selection frequency (E), mean gate (E)]``; on the validation split, every
     sample's ``rho [n_val]``, ``gates [n_val, E]``, ``top [n_val, k]``; the router's
-    ``band_mixing [E, E]`` and ``preference [E]``. ``path`` (in the checkpoint folder) persists them
-    atomically after each epoch so a resumed run keeps the epochs already done.
+    ``band_mixing [E, E]`` and ``preference [E]``. The epochs recorded so far travel in each
+    checkpoint with the weights (:meth:`state_dict`), so a resumed run keeps exactly the epochs done.
     """
 
-    def __init__(self, model: SPAMoE, path: str | os.PathLike | None = None):
+    def __init__(self, model: SPAMoE):
         self.model = model
         self.loss = SPAMoELoss(model)
         self.experts = tuple(model.config.experts)
-        self.path = Path(path) if path is not None else None
         self._batches: list[torch.Tensor] = []
         self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.history: dict[int, dict[str, np.ndarray]] = {}
-        if self.path is not None and self.path.exists():
-            with np.load(self.path, allow_pickle=False) as z:
-                for key in z.files:
-                    epoch, name = key.split("/", 1)
-                    self.history.setdefault(int(epoch), {})[name] = z[key]
 
     def with_parts(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         total, parts = self.loss.with_parts(pred, target)
@@ -149,7 +140,7 @@ class SPAMoEMonitor:
         return self.with_parts(pred, target)[0]
 
     def end_epoch(self, record: dict) -> None:
-        """Fit callback: snapshot this epoch's statistics (and save them)."""
+        """Fit hook: snapshot this epoch's statistics (saved in the epoch's checkpoint)."""
         epoch = int(record["epoch"])
         e = len(self.experts)
         snap = {"batch": (torch.stack(self._batches).cpu().numpy() if self._batches
@@ -164,8 +155,17 @@ class SPAMoEMonitor:
             snap["preference"] = router.preference.detach().float().cpu().numpy()
         self.history[epoch] = snap
         self._batches, self._val = [], []
-        if self.path is not None:
-            atomic_save_npz(self.path, {f"{ep}/{k}": v for ep, s in self.history.items() for k, v in s.items()})
+
+    def state_dict(self) -> dict[str, Any]:
+        """The recorded epochs, as tensors (the checkpoint loads with ``weights_only=True``)."""
+        return {"history": {ep: {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in snap.items()}
+                            for ep, snap in self.history.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take the epochs a checkpoint recorded (a resumed run); this epoch's pending batches are dropped."""
+        self.history = {int(ep): {k: v.cpu().numpy() for k, v in snap.items()}
+                        for ep, snap in state["history"].items()}
+        self._batches, self._val = [], []
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Per-epoch statistics stacked over the recorded epochs (``monitor_epoch`` lists them)."""
@@ -242,15 +242,12 @@ def train_spamoe(model_config: SPAMoEConfig, fit_config: FitConfig, train: Tenso
     routing."""
     torch.manual_seed(fit_config.seed)
     model = SPAMoE(model_config)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    if recomputing():   # the training starts afresh (train_and_evaluate): so do its statistics
-        (checkpoint_dir / MONITOR_FILE).unlink(missing_ok=True)
-    monitor = SPAMoEMonitor(model, checkpoint_dir / MONITOR_FILE)
+    monitor = SPAMoEMonitor(model)
     # the best epoch by validation L1, as InversionNet's (its loss is L1): SPAMoE's val_loss also holds
     # the variant's own auxiliary terms, which would select each ablation by a different criterion
     fit_config = fit_config.replace(checkpoint_dir=str(checkpoint_dir), select_by="val_l1")
     metrics, arrays = train_and_evaluate(model, train, val, test, loss=monitor, config=fit_config,
-                                         callbacks=(monitor.end_epoch,), keep_predictions=keep_predictions, log=log)
+                                         hooks=(monitor,), keep_predictions=keep_predictions, log=log)
     arrays.update(monitor.arrays())
     routed = routing_on(model, test)
     arrays.update({f"test_{k}": v for k, v in routed.items()})

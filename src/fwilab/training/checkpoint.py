@@ -8,7 +8,8 @@ are kept as tensors and plain Python values, configs as dicts.
 Layout of a run's ``checkpoint_dir``::
 
     last.pt             the state at the end of the latest epoch (model, optimizer, schedule step,
-                        grad scaler, train-step state, RNG states, curves, best score, config)
+                        grad scaler, train-step state, RNG states, epoch hooks' state, curves, best
+                        score, config)
     best.pt             the model weights of the best validation epoch, with its epoch and score
     epoch_0003.pt ...   per-epoch copies of last.pt, only with keep_epoch_checkpoints
 """

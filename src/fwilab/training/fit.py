@@ -258,6 +258,21 @@ class TrainStep(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+@runtime_checkable
+class EpochHook(Protocol):
+    """Per-epoch statistics that belong to the run: ``end_epoch(record)`` runs at the end of each epoch,
+    before its checkpoint, and ``state_dict()`` is saved in that checkpoint (``last.pt``, key ``hooks``)
+    and handed back to ``load_state_dict`` on resume. So an epoch's statistics and its weights are saved
+    together: a run stopped after a checkpoint keeps both, one stopped before it redoes the epoch with
+    neither. The state must load under ``torch.load(weights_only=True)``: tensors and plain values."""
+
+    def end_epoch(self, record: dict[str, float]) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
 def _match_dtype(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Losses are computed in the target's precision (fp32), not the autocast dtype."""
     return pred.to(target.dtype) if target.is_floating_point() else pred.float()
@@ -675,6 +690,19 @@ def _check_resumable(saved: Mapping[str, Any], config: FitConfig) -> None:
         raise ValueError(f"cannot resume: the checkpoint was written with a different config ({details})")
 
 
+def _restore_hooks(hooks: Sequence[EpochHook], saved: Sequence[dict[str, Any]] | None, path: Path) -> None:
+    """Give each hook its state from a resumed checkpoint (saved in the same order)."""
+    if not hooks:
+        return
+    if saved is None or len(saved) != len(hooks):
+        warnings.warn(f"{path} holds the state of {0 if saved is None else len(saved)} epoch hooks, not "
+                      f"{len(hooks)}: the hooks' statistics start at the resumed epoch", RuntimeWarning,
+                      stacklevel=3)
+        return
+    for hook, state in zip(hooks, saved):
+        hook.load_state_dict(state)
+
+
 def _provenance(device: torch.device, dist: DistributedContext) -> dict[str, Any]:
     from fwilab.config import device_name
     from fwilab.results import git_state
@@ -752,7 +780,8 @@ def _wrap(ctx: StepContext, compile_model: bool) -> None:
 def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.utils.data.Dataset | None,
         loss: Callable = l1_plus_l2, config: FitConfig = FitConfig(), *, step: TrainStep | None = None,
         metrics: Mapping[str, Callable] | None = None, callbacks: Sequence[Callable[[dict], None]] = (),
-        resume: bool = False, meta: Mapping[str, Any] | None = None) -> FitResult:
+        hooks: Sequence[EpochHook] = (), resume: bool = False,
+        meta: Mapping[str, Any] | None = None) -> FitResult:
     """Train ``model`` in place and return its learning curves and best state.
 
     Args:
@@ -766,6 +795,8 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
             ``val_<name>``, sample-weighted over the validation set.
         callbacks: called on every rank as ``callback(record)`` after each epoch's checkpoint, with that
             epoch's curve entries; raising (e.g. ``KeyboardInterrupt``) stops the run there.
+        hooks: :class:`EpochHook` objects called on every rank as ``hook.end_epoch(record)`` before each
+            epoch's checkpoint; their state is saved in it (rank 0's) and restored on resume.
         resume: continue from ``<checkpoint_dir>/last.pt`` if it exists (else start fresh).
         meta: JSON-able description of the experiment, stored in every checkpoint.
 
@@ -799,6 +830,11 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
     _configure_backends(device, config.deterministic)
     schedule = config.lr_schedule()
     step = step if step is not None else SupervisedStep()
+    hooks = list(hooks)
+    for hook in hooks:
+        if not isinstance(hook, EpochHook):
+            raise ValueError(f"hooks must implement EpochHook (end_epoch, state_dict, load_state_dict), "
+                             f"got {type(hook).__name__}")
     if not isinstance(step, TrainStep):
         raise ValueError(f"step must implement TrainStep (setup, __call__, state_dict, load_state_dict), "
                          f"got {type(step).__name__}")
@@ -837,6 +873,7 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
         curves = {k: list(v) for k, v in resumed["curves"].items()}
         best_epoch, best_score = resumed["best_epoch"], resumed["best_score"]
         best_state = _resumed_best_state(ckpt_dir, resumed)
+        _restore_hooks(hooks, resumed.get("hooks"), last_path)
         if best_epoch is not None and best_state is None:
             warnings.warn(f"{ckpt_dir}: the weights of the best epoch so far ({best_epoch}) are not in "
                           f"{ckpt.BEST}; best-validation selection restarts at epoch {start_epoch + 1}",
@@ -908,6 +945,8 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
             if improved:
                 best_epoch, best_score = epoch + 1, float(record[config.select_by])
                 best_state = _state_copy(ctx.module)
+            for hook in hooks:
+                hook.end_epoch(dict(record))
             # last.pt before best.pt: a run stopped between the two resumes from last.pt, whose best
             # epoch is then its own epoch, so its weights are the best ones (see _resumed_best_state)
             if dist.is_main and ckpt_dir is not None:
@@ -915,7 +954,8 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
                     "model": ctx.module.state_dict(), "optimizer": ctx.optimizer.state_dict(),
                     "scaler": ctx.scaler.state_dict(), "step": step.state_dict(),
                     "schedule": {"global_step": global_step, "steps_per_epoch": batches_per_epoch},
-                    "rng": ckpt.rng_state(), "epoch": epoch + 1, "global_step": global_step,
+                    "rng": ckpt.rng_state(), "hooks": [hook.state_dict() for hook in hooks],
+                    "epoch": epoch + 1, "global_step": global_step,
                     "best_epoch": best_epoch, "best_score": best_score, "curves": curves,
                     "config": config_dict, "meta": dict(meta or {}), "provenance": provenance,
                 }

@@ -288,6 +288,21 @@ def _serial_build(kernel):
 
 
 if numba is not None:
+    @numba.njit(inline="always", cache=True, fastmath=False)
+    def _ring(q, ii, nx):  # pragma: no cover - compiled
+        """Row views of the 8 off-centre stencil neighbours of row ``ii`` of a field with a 2-cell halo,
+        columns 0 … nx−1: (up1, down1, left1, right1, up2, down2, left2, right2). 1-D views indexed
+        by a plain loop counter have no wrap-around checks, so LLVM vectorises the column loop."""
+        return (q[ii - 1, 2:nx + 2], q[ii + 1, 2:nx + 2], q[ii, 1:nx + 1], q[ii, 3:nx + 3],
+                q[ii - 2, 2:nx + 2], q[ii + 2, 2:nx + 2], q[ii, 0:nx], q[ii, 4:nx + 4])
+
+    @numba.njit(inline="always", cache=True, fastmath=False)
+    def _offcentre(ring, j, c2, c3):  # pragma: no cover - compiled
+        """``c2·Σ(±1) + c3·Σ(±2)`` at column j, in :func:`leapfrog_step`'s association
+        (((up + down) + left) + right)."""
+        up1, dn1, l1, r1, up2, dn2, l2, r2 = ring
+        return c2 * (up1[j] + dn1[j] + l1[j] + r1[j]) + c3 * (up2[j] + dn2[j] + l2[j] + r2[j])
+
     @numba.njit(parallel=True, cache=True, fastmath=False)
     def _propagate_numba(fields, temp1, temp2, alpha, beta_src, src_z, src_x, rec_z, rec_x,
                          wavelet, seis, n0, n1, c2, c3):  # pragma: no cover - compiled
@@ -314,24 +329,12 @@ if numba is not None:
                 t2 = temp2[b, i]
                 al = alpha[b, i]
                 for s in range(ns):
-                    # 1-D row views indexed by the plain loop counter: no wrap-around checks, so
-                    # LLVM vectorises the column loop
                     c = fields[cur, b, s]
-                    up2 = c[ii - 2, 2:nx + 2]
-                    up1 = c[ii - 1, 2:nx + 2]
-                    dn1 = c[ii + 1, 2:nx + 2]
-                    dn2 = c[ii + 2, 2:nx + 2]
-                    l2 = c[ii, 0:nx]
-                    l1 = c[ii, 1:nx + 1]
+                    ring = _ring(c, ii, nx)
                     p0 = c[ii, 2:nx + 2]
-                    r1 = c[ii, 3:nx + 3]
-                    r2 = c[ii, 4:nx + 4]
                     po = fields[old, b, s, ii, 2:nx + 2]
                     for j in range(nx):
-                        # same association as leapfrog_step: (((up + down) + left) + right)
-                        near = up1[j] + dn1[j] + l1[j] + r1[j]
-                        far = up2[j] + dn2[j] + l2[j] + r2[j]
-                        po[j] = t1[j] * p0[j] - t2[j] * po[j] + al[j] * (c2 * near + c3 * far)
+                        po[j] = t1[j] * p0[j] - t2[j] * po[j] + al[j] * _offcentre(ring, j, c2, c3)
             w = wavelet[n]
             for b in range(nb):
                 for s in range(ns):
@@ -460,39 +463,21 @@ if numba is not None:
                 gt2 = g_temp2[i]
                 ga = g_alpha[i]
                 for s in range(ns):
-                    q = mu[s]
-                    up2 = q[ii - 2, 2:nx + 2]
-                    up1 = q[ii - 1, 2:nx + 2]
-                    dn1 = q[ii + 1, 2:nx + 2]
-                    dn2 = q[ii + 2, 2:nx + 2]
-                    l2 = q[ii, 0:nx]
-                    l1 = q[ii, 1:nx + 1]
-                    r1 = q[ii, 3:nx + 3]
-                    r2 = q[ii, 4:nx + 4]
+                    ring = _ring(mu[s], ii, nx)
                     l_next = lam[nxt, s, ii, 2:nx + 2]
                     l_new = lam[new, s, ii, 2:nx + 2]
                     for j in range(nx):
-                        near = up1[j] + dn1[j] + l1[j] + r1[j]
-                        far = up2[j] + dn2[j] + l2[j] + r2[j]
-                        l_new[j] = t1[j] * l_next[j] - t2[j] * l_new[j] + (c2 * near + c3 * far)
+                        l_new[j] = t1[j] * l_next[j] - t2[j] * l_new[j] + _offcentre(ring, j, c2, c3)
                     if i == rec_z:
                         for r in range(nr):
                             l_new[rec_x[r] - 2] += grad_seis[s, m - 1, r]
                     u = store[m - 1, s]
                     u0 = u[ii, 2:nx + 2]
-                    uu2 = u[ii - 2, 2:nx + 2]
-                    uu1 = u[ii - 1, 2:nx + 2]
-                    ud1 = u[ii + 1, 2:nx + 2]
-                    ud2 = u[ii + 2, 2:nx + 2]
-                    ul2 = u[ii, 0:nx]
-                    ul1 = u[ii, 1:nx + 1]
-                    ur1 = u[ii, 3:nx + 3]
-                    ur2 = u[ii, 4:nx + 4]
+                    ring = _ring(u, ii, nx)
                     for j in range(nx):
                         lv = l_new[j]
                         gt1[j] += lv * u0[j]
-                        ga[j] += lv * (c2 * (uu1[j] + ud1[j] + ul1[j] + ur1[j])
-                                       + c3 * (uu2[j] + ud2[j] + ul2[j] + ur2[j]))
+                        ga[j] += lv * _offcentre(ring, j, c2, c3)
                     if m >= 2:
                         um = store[m - 2, s, ii, 2:nx + 2]
                         for j in range(nx):

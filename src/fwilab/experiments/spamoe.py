@@ -99,10 +99,11 @@ class SPAMoEMonitor:
     """SPAMoE's released loss plus what the chapters measure while the shared fit loop trains.
 
     Use it as the fit loop's loss (it is :class:`~fwilab.models.spamoe.SPAMoELoss` with extra
-    logged parts) and as one of its ``hooks`` (:class:`~fwilab.training.fit.EpochHook`). Logged parts (curves ``train_*`` and
-    ``val_*``): the loss's own (``l1, mse, sobel, fourier, bound_penalty, load_balance, rho_mean,
-    bound_active``), ``hinge_active`` (1 when the batch's hinge is non-zero: its epoch mean is the
-    fraction of batches where the bound acts), ``selection_<expert>`` and ``gate_<expert>``.
+    logged parts) and as one of its ``hooks`` (:class:`~fwilab.training.fit.EpochHook`). Logged
+    parts (curves ``train_*`` and ``val_*``): the loss's own (``l1, mse, sobel, fourier,
+    bound_penalty, load_balance, rho_mean, bound_active``), ``hinge_active`` (1 when the batch's hinge
+    is non-zero: its epoch mean is the fraction of batches where the bound acts), ``selection_<expert>``
+    and ``gate_<expert>``.
 
     Kept per epoch (:meth:`arrays`): ``batch`` — one row per training batch ``[ρ mean, ρ min, hinge
     penalty, hinge active, selection frequency (E), mean gate (E)]``; on the validation split, every

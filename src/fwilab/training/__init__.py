@@ -11,15 +11,15 @@ Typical use::
 from fwilab.training.checkpoint import (BEST, LAST, latest_checkpoint, load_checkpoint, rng_state,
                                         save_checkpoint, seed_everything, set_rng_state)
 from fwilab.training.distributed import DistributedContext, cleanup, init_from_env
-from fwilab.training.fit import (AdversarialStep, BatchStream, EpochHook, FitConfig, FitResult, StepContext,
-                                 SupervisedStep, TrainStep, epoch_order, fit, input_pipeline_benchmark,
-                                 rank_batches, resolve_amp, throughput_benchmark)
+from fwilab.training.fit import (AdversarialStep, BatchStream, EpochHook, FitConfig, FitResult,
+                                 StepContext, SupervisedStep, TrainStep, epoch_order, fit,
+                                 input_pipeline_benchmark, rank_batches, resolve_amp, throughput_benchmark)
 from fwilab.training.losses import WeightedSum, l1, l1_plus_l2, l2, loss_with_parts, mse
 from fwilab.training.schedules import SCHEDULES, LRSchedule
 
 __all__ = [
-    "AdversarialStep", "BatchStream", "BEST", "EpochHook", "DistributedContext", "FitConfig", "FitResult", "LAST",
-    "LRSchedule", "SCHEDULES", "StepContext", "SupervisedStep", "TrainStep", "WeightedSum", "cleanup",
+    "AdversarialStep", "BatchStream", "BEST", "DistributedContext", "EpochHook", "FitConfig", "FitResult",
+    "LAST", "LRSchedule", "SCHEDULES", "StepContext", "SupervisedStep", "TrainStep", "WeightedSum", "cleanup",
     "epoch_order", "fit", "init_from_env", "input_pipeline_benchmark", "l1", "l1_plus_l2", "l2",
     "latest_checkpoint", "load_checkpoint", "loss_with_parts", "mse", "rank_batches", "resolve_amp",
     "rng_state", "save_checkpoint", "seed_everything", "set_rng_state", "throughput_benchmark",

@@ -20,10 +20,17 @@ def test_help_lists_commands():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "nochapter", "--profile", "smoke"], "unknown chapter 'nochapter'"),
     (["run", "data", "--profile", "smoke", "--device", "tpu"], "unknown device 'tpu'"),
     (["run", "data", "--profile", "smoke", "--set", "families=atlantis"], "atlantis"),
     (["run", "data", "--profile", "smoke", "--set", "nope=1"], "has no parameter"),
+    # a value of the wrong type is named before any work (it was a TypeError inside a comparison)
+    (["run", "data", "--profile", "smoke", "--set", "n_real=abc"], "n_real must be an integer, got 'abc'"),
+    (["run", "data", "--profile", "smoke", "--set", "n_real=2.5"], "n_real must be an integer, got 2.5"),
+    (["run", "baselines", "--profile", "smoke", "--set", "lr=fast"], "lr must be a number, got 'fast'"),
+    (["run", "baselines", "--profile", "smoke", "--set", "fwi_frequencies=abc"],
+     "fwi_frequencies must be a list of numbers"),
+    (["run", "data", "--profile", "smoke", "--set", "progress=maybe"], "progress must be true or false"),
+    (["run", "data", "--profile", "smoke", "--set", "profile=full"], "with --profile"),
 ])
 def test_bad_input_exits_2_with_message(args, message, capsys, tmp_path):
     assert main([*args, "--results-dir", str(tmp_path)]) == 2
@@ -31,14 +38,34 @@ def test_bad_input_exits_2_with_message(args, message, capsys, tmp_path):
     assert err.startswith("error: ") and message in err
 
 
-def test_unknown_profile_is_rejected_by_argparse():
+def test_unknown_profile_or_chapter_is_rejected_by_argparse():
     res = run_cli("run", "data", "--profile", "huge")
     assert res.returncode == 2 and "invalid choice: 'huge'" in res.stderr
+    res = run_cli("run", "nochapter", "--profile", "smoke")
+    assert res.returncode == 2 and "invalid choice: 'nochapter'" in res.stderr
+
+
+def test_a_missing_gpu_fails_even_when_the_artifact_exists(tmp_path, capsys, monkeypatch):
+    import torch
+
+    from fwilab import experiments
+    from fwilab.results import Artifact, save_artifact
+
+    config = experiments.make_config("data", "smoke", results_dir=str(tmp_path))
+    save_artifact(Artifact(chapter="data", config=config.to_dict(), provenance={"config_hash": config.config_hash},
+                           metrics={}, arrays={}, claims=[]), tmp_path)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["run", "data", "--profile", "smoke", "--device", "cuda", "--results-dir", str(tmp_path)]) == 2
+    assert "no CUDA GPU is available" in capsys.readouterr().err
+    assert main(["run", "data", "--profile", "smoke", "--device", "cpu", "--results-dir", str(tmp_path)]) == 0
 
 
 def test_claims_on_empty_folder(tmp_path, capsys):
     assert main(["claims", "--results-dir", str(tmp_path)]) == 0
     assert "no claims" in capsys.readouterr().out
+    # a mistyped folder is an error, not an empty ledger
+    assert main(["claims", "--results-dir", str(tmp_path / "typo")]) == 2
+    assert "no results folder" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -81,3 +81,40 @@ def test_piece_hash_without_unrelated_fields():
     a, b = ToyConfig.preset("smoke", n=2), ToyConfig.preset("smoke", n=3)
     assert a.piece_hash != b.piece_hash
     assert a.piece_hash_without({"n"}) == b.piece_hash_without({"n"})
+
+
+@dataclass(frozen=True)
+class TypedConfig(ExperimentConfig):
+    CHAPTER: ClassVar[str] = "typed"
+    n: int = 1
+    lr: float = 1e-3
+    alpha: float | None = None
+    flag: bool = True
+    names: tuple[str, ...] = ("a",)
+    sizes: tuple[int, ...] = (1, 2)
+
+
+@pytest.mark.parametrize("given, expected", [
+    (dict(n="8"), dict(n=8)), (dict(n=8.0), dict(n=8)), (dict(lr="0.01"), dict(lr=0.01)),
+    (dict(lr=1), dict(lr=1)),                      # a valid int stays an int: the config hash is unchanged
+    (dict(alpha="none"), dict(alpha=None)), (dict(alpha="2"), dict(alpha=2.0)),
+    (dict(flag="false"), dict(flag=False)), (dict(flag="True"), dict(flag=True)),
+    (dict(names="x,y"), dict(names=("x", "y"))), (dict(names="['x', 'y']"), dict(names=("x", "y"))),
+    (dict(names=["x"]), dict(names=("x",))), (dict(sizes="3,4"), dict(sizes=(3, 4))),
+    (dict(sizes="[3, 4]"), dict(sizes=(3, 4))),
+])
+def test_strings_from_the_command_line_or_papermill_become_the_fields_types(given, expected):
+    cfg = TypedConfig.preset("smoke", **given)
+    for key, value in expected.items():
+        assert getattr(cfg, key) == value and type(getattr(cfg, key)) is type(value)
+
+
+@pytest.mark.parametrize("given, message", [
+    (dict(n="abc"), "n must be an integer, got 'abc'"), (dict(n=2.5), "n must be an integer, got 2.5"),
+    (dict(n=True), "n must be an integer"), (dict(lr="fast"), "lr must be a number, got 'fast'"),
+    (dict(flag="maybe"), "flag must be true or false"), (dict(names=3), "names must be a list of strings"),
+    (dict(sizes="a,b"), "sizes must be a list of integers"), (dict(sizes="[1, 2"), "sizes must be a list"),
+])
+def test_a_value_of_the_wrong_type_is_named(given, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        TypedConfig.preset("smoke", **given)

@@ -42,6 +42,13 @@ def test_run_then_load_by_hash(tmp_path):
     assert len(calls) == 3
 
 
+def test_replacing_an_artifact_says_which_parameters_changed(tmp_path):
+    calls, logged = [], []
+    run_or_load(ToyConfig.preset("smoke", results_dir=str(tmp_path)), make_run(calls), log=logged.append)
+    run_or_load(ToyConfig.preset("smoke", n=4, seed=2, results_dir=str(tmp_path)), make_run(calls), log=logged.append)
+    assert any("made with seed=0 (now 2), n=3 (now 4): it is replaced" in line for line in logged), logged
+
+
 def test_interrupted_write_keeps_previous_artifact(tmp_path, monkeypatch):
     art = Artifact(chapter="toy", config={"profile": "smoke"}, provenance={"config_hash": "x"}, metrics={"v": 1})
     save_artifact(art, tmp_path)

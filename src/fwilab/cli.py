@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -46,7 +47,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .results import BudgetExhausted, piece_budget
 
     options = dict(device=args.device, seed=args.seed, results_dir=args.results_dir, recompute=args.recompute)
-    options.update(_overrides(args.set))   # `--set seed=3` wins over --seed's default, it does not clash
+    overrides = _overrides(args.set)
+    if "profile" in overrides:
+        raise ValueError("the profile is chosen with --profile, not --set profile=...")
+    options.update(overrides)   # `--set seed=3` wins over --seed's default, it does not clash
     cfg = make_config(args.chapter, args.profile, **options)
     try:
         with piece_budget(args.budget_s):
@@ -103,55 +107,77 @@ def _cmd_claims(args: argparse.Namespace) -> int:
     from .claims import ledger_rows
     from .results import iter_artifacts
 
+    if not Path(args.results_dir).is_dir():
+        raise ValueError(f"no results folder {args.results_dir!r} (run a chapter first, or pass --results-dir)")
     rows = ledger_rows(iter_artifacts(args.results_dir))
     if not rows:
         print(f"no claims under {args.results_dir}")
     for r in rows:
-        print(f"[{r['verdict']:>26}] {r['paper']:<14} {r['id']:<34} ({r['profile']}) ours: {r['ours']}")
+        print(f"[{r['verdict']}] {r['paper']}: {r['id']} ({r['chapter']}, {r['profile']})\n"
+              f"    {r['statement']}\n    theirs: {r['theirs']}\n    ours:   {r['ours']}\n    rule:   {r['rule']}")
     return 0
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown in the options' help (not the empty ones: None, False); descriptions kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .config import DEVICES, PROFILES
+    from .data.families import FAMILIES
+    from .experiments import EXPERIMENTS
 
-    p = argparse.ArgumentParser(prog="python -m fwilab", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m fwilab", description=__doc__, formatter_class=_HelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
-    def common(sp: argparse.ArgumentParser, profile_default: str | None = "cpu") -> None:
-        sp.add_argument("--profile", choices=PROFILES, default=profile_default)
-        sp.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)} or cuda:N")
-        sp.add_argument("--seed", type=int, default=0)
-        sp.add_argument("--results-dir", default="results")
+    def parser(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, formatter_class=_HelpFormatter)
 
-    r = sub.add_parser("run", help="run (or load) one chapter's experiment and save its artifact")
-    r.add_argument("chapter")
+    def common(sp: argparse.ArgumentParser, profile_default: str | None = "cpu") -> None:
+        sp.add_argument("--profile", choices=PROFILES, default=profile_default, help="experiment size")
+        sp.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)} or cuda:N")
+        sp.add_argument("--seed", type=int, default=0, help="base seed (data and training)")
+        sp.add_argument("--results-dir", default="results",
+                        help="artifacts go to RESULTS_DIR/CHAPTER/PROFILE (one per chapter and profile)")
+
+    r = parser("run", "run (or load) one chapter's experiment and save its artifact")
+    r.add_argument("chapter", choices=list(EXPERIMENTS))
     common(r)
     r.add_argument("--recompute", action="store_true", help="ignore a matching artifact and run again")
-    r.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. n_real=8")
+    r.add_argument("--set", nargs="*", metavar="KEY=VALUE",
+                   help="override config fields, e.g. n_real=8 families=flatvel-a,curvevel-a (put the chapter "
+                        "before --set: it takes every KEY=VALUE that follows)")
     r.add_argument("--budget-s", type=float, default=None,
                    help="wall-time budget [s]: start a piece only if the longest piece so far still fits; "
                         f"exit {EXIT_PARTIAL} with the finished pieces saved when it is spent")
     r.set_defaults(func=_cmd_run)
 
-    rp = sub.add_parser("reproduce", help="recompute and rewrite the artifacts of several chapters")
+    rp = parser("reproduce", "recompute and rewrite the artifacts of several chapters")
     common(rp, profile_default="full")
     rp.add_argument("--chapters", default="all", help="comma-separated chapter names, or 'all'")
     rp.set_defaults(func=_cmd_reproduce)
 
-    d = sub.add_parser("data", help="datasets in the OpenFWI layout")
+    d = parser("data", "datasets in the OpenFWI layout")
     dsub = d.add_subparsers(dest="data_command", required=True)
-    g = dsub.add_parser("generate", help="generate an OpenFWI-like dataset (resumable)")
-    g.add_argument("--family", required=True)
-    g.add_argument("--n", type=int, required=True)
-    g.add_argument("--out", required=True, type=Path)
-    g.add_argument("--device", default="auto")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--samples-per-file", type=int, default=500)
-    g.add_argument("--quiet", action="store_true")
+    text = ("generate an OpenFWI-like dataset (velocity maps and their seismic data on the OpenFWI survey)\n"
+            "in OpenFWI's file layout; resumable, and a rerun with a larger --n (same --seed and\n"
+            "--samples-per-file) extends it")
+    g = dsub.add_parser("generate", help=text, description=text, formatter_class=_HelpFormatter)
+    g.add_argument("--family", required=True, help=f"one of {', '.join(FAMILIES)}")
+    g.add_argument("--n", type=int, required=True, help="number of samples")
+    g.add_argument("--out", required=True, type=Path, help="output folder (dataN.npy / modelN.npy, metadata)")
+    g.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)} or cuda:N")
+    g.add_argument("--seed", type=int, default=0, help="seed of the velocity maps")
+    g.add_argument("--samples-per-file", type=int, default=500, help="samples per .npy file (OpenFWI: 500)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_cmd_data_generate)
 
-    b = sub.add_parser("bench", help="speed benchmarks (make bench)")
+    b = parser("bench", "speed benchmarks (make bench)")
     b.add_argument("what", choices=["forward", "gradient", "train"],
                    help="forward modelling, the FWI gradient (forward + adjoint), or InversionNet training")
     b.add_argument("--device", default="auto")
@@ -159,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--results-dir", default="results")
     b.set_defaults(func=_cmd_bench)
 
-    bk = sub.add_parser("book", help="execute the chapters and build the HTML book")
+    bk = parser("book", "execute the chapters and build the HTML book")
     bk.add_argument("--profile", choices=PROFILES, default=None,
                     help="profile for every chapter (default: each chapter's published profile)")
     bk.add_argument("--device", default="auto")
@@ -172,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     bk.add_argument("--verbose", action="store_true", help="stream the notebooks' output")
     bk.set_defaults(func=_cmd_book)
 
-    c = sub.add_parser("claims", help="print the claims ledger of the artifacts under --results-dir")
+    c = parser("claims", "print the claims ledger of the artifacts under --results-dir")
     c.add_argument("--results-dir", default="results")
     c.set_defaults(func=_cmd_claims)
     return p
@@ -185,3 +211,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:  # bad input: one clear line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stdout = open(os.devnull, "w")
+        return 0

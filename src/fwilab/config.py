@@ -7,9 +7,13 @@ A chapter's ``parameters`` cell holds literals only; the next cell calls
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
 import hashlib
 import json
+import types
+import typing
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Iterable
 
@@ -69,6 +73,78 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _scalar(name: str, value: Any, kind: type, what: str) -> Any:
+    """``value`` as ``kind`` (int, float, bool or str), converting a string (from the command line or
+    papermill); a valid non-string value is returned unchanged, so the config hash stays the same."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.strip().lower() in ("true", "1", "yes")
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+    elif isinstance(value, kind):
+        return value
+    raise ValueError(f"{name} must be {what}, got {value!r}")
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """Check ``value`` against a config field's type ``hint`` (int, float, bool, str, tuple[T, ...],
+    each optionally ``| None``); strings are parsed: ``"8"``, ``"true"``, ``"a,b"`` or ``"['a', 'b']"``."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null")):
+            return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) != 1:
+            return value
+        hint = options[0]
+        args = typing.get_args(hint)
+    if hint is tuple or typing.get_origin(hint) is tuple:
+        kind = args[0] if args and args[0] in _TYPE_WORDS else None
+        what = (f"a list of {_TYPE_WORDS[kind].removeprefix('an ').removeprefix('a ')}s" if kind is not None
+                else "a list")
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith(("[", "(")):
+                try:
+                    value = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    raise ValueError(f"{name} must be {what}, got {value!r}") from None
+            else:
+                value = [t.strip() for t in text.split(",") if t.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name} must be {what}, got {value!r}")
+        return tuple(v if kind is None else _scalar(name, v, kind, what) for v in value)
+    if hint in _TYPE_WORDS:
+        return _scalar(name, value, hint, _TYPE_WORDS[hint])
+    return value
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Base for a chapter's frozen config: profile, device, seed and where results go.
@@ -90,6 +166,14 @@ class ExperimentConfig:
     SCOPE_FIELDS: ClassVar[frozenset[str]] = frozenset()
 
     def __post_init__(self) -> None:
+        # every field has its declared type before any check: "abc" for an integer is named here,
+        # not met as a TypeError inside a comparison (strings from the CLI or papermill are parsed)
+        hints = _field_types(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            coerced = _coerce(f.name, value, hints[f.name])
+            if coerced is not value:
+                object.__setattr__(self, f.name, coerced)
         check_profile(self.profile)
         if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
             raise ValueError(f"unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
@@ -109,11 +193,8 @@ class ExperimentConfig:
             raise ValueError(f"{cls.__name__} has no parameter(s) {unknown}; known: {sorted(known)}")
         values = dict(cls.PRESETS.get(profile, {}))
         values.update({k: v for k, v in overrides.items() if v is not None})
-        # lists from papermill/JSON become tuples so the config stays hashable and frozen; a single
-        # string given for a tuple field (``--set families=flatvel-a``) is a tuple of one
-        tuple_fields = {f.name for f in fields(cls) if isinstance(f.default, tuple)}
-        values = {k: (v,) if isinstance(v, str) and k in tuple_fields else tuple(v) if isinstance(v, list) else v
-                  for k, v in values.items()}
+        # lists from papermill/JSON become tuples (the config stays hashable and frozen), and strings
+        # are parsed by field type in __post_init__ (``--set families=flatvel-a,curvevel-a``)
         return cls(profile=profile, **values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -224,6 +224,7 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
     ``config.recompute`` forces a fresh run. ``run(config)`` returns an :class:`Artifact` without
     provenance; this function times it and adds provenance before saving.
     """
+    device = resolve_device(config.device)   # a GPU asked for and missing fails here, loading or not
     try:
         found = load_artifact(config.results_dir, config.CHAPTER, config.profile)
     except FileNotFoundError:
@@ -237,9 +238,9 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
             log(f"loaded {config.CHAPTER}/{config.profile} from {config.results_dir} "
                 f"(commit {str(p.get('git_commit'))[:10]}, {p.get('device_name')}, {p.get('wall_s')} s)")
             return found
-        log(f"artifact under {config.results_dir} has config hash {found.config_hash}, "
-            f"not {config.config_hash}: recomputing")
-    device = resolve_device(config.device)
+        log(f"the artifact {config.CHAPTER}/{config.profile} under {config.results_dir} was made with "
+            f"{_config_change(found.config, config)}: it is replaced by this run's (its pieces stay, so "
+            f"running with its parameters again re-assembles it from them)")
     _PIECE_TIMES.clear()
     t0 = time.perf_counter()
     artifact = run(config)
@@ -253,6 +254,13 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
         save_artifact(artifact, config.results_dir)
     log(f"computed {config.CHAPTER}/{config.profile} in {wall:.1f} s; saved under {config.results_dir}")
     return artifact
+
+
+def _config_change(saved: dict[str, Any], config: ExperimentConfig) -> str:
+    """``seed=0 (now 1), lr=0.001 (now 0.002)``: the fields in which a saved artifact's config differs."""
+    now = config.identity()
+    diff = [f"{k}={saved.get(k)!r} (now {v!r})" for k, v in now.items() if saved.get(k) != v]
+    return ", ".join(diff) if diff else f"another config (hash {config.config_hash} now)"
 
 
 def piece_path(config: ExperimentConfig, name: str, unrelated: Iterable[str] = ()) -> Path:

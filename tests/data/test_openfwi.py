@@ -181,6 +181,10 @@ def test_unknown_range_or_family_raises(tmp_path):
     with pytest.raises(ValueError, match="unknown split"):
         OpenFWIDataset(tmp_path / "mystery", split="val")
     assert len(OpenFWIDataset(tmp_path / "mystery", split="all", normalize=False)) == 2
+    # a family OpenFWI does not have cannot choose a split by OpenFWI's file numbers: said so, by name
+    with pytest.raises(ValueError, match="'nosuch' is not an OpenFWI family"):
+        OpenFWIDataset(tmp_path / "mystery", family="nosuch", normalize=False)
+    assert len(OpenFWIDataset(tmp_path / "mystery", family="nosuch", split="all", normalize=False)) == 2
 
 
 @pytest.mark.parametrize("family, train, test", [("flatvel-a", [47, 48], [49, 60]),

@@ -93,6 +93,11 @@ def test_bad_velocity_values(value, message):
         forward_model(v, SMALL)
 
 
+def test_a_model_in_km_per_s_is_flagged():
+    with pytest.warns(RuntimeWarning, match="km/s given"):
+        forward_model(torch.full((1, 1, SMALL.nz, SMALL.nx), 3.0), SMALL)
+
+
 def test_unstable_time_step_names_largest_stable_dt():
     v = torch.full((1, 1, SMALL.nz, SMALL.nx), 2000.0)
     v[0, 0, -1, -1] = 6000.0  # dx·sqrt(3/8)/6000 = 1.0206 ms < dt = 1.1 ms

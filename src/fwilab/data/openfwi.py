@@ -241,7 +241,8 @@ def _infer_family(root: Path, family: str | None, metadata: dict | None) -> str 
     if metadata is not None and metadata.get("family"):
         stored = dataset_name(metadata["family"])
         if family is not None and dataset_name(family) != stored:
-            raise ValueError(f"family={family!r} but the dataset at {root} was generated as {stored!r}")
+            unknown = "" if dataset_name(family) in DATA_RANGE else f" ({family!r} is not an OpenFWI family)"
+            raise ValueError(f"family={family!r} but the dataset at {root} was generated as {stored!r}{unknown}")
         return stored
     if family is not None:
         return dataset_name(family)
@@ -321,6 +322,10 @@ class OpenFWIDataset(Dataset):
             pairs = _select_files(pairs, files)
         elif split != "all":
             kind = family_kind(self.family)
+            if kind is None and self.family is not None and any(p.layout == "vel" for p in pairs):
+                raise ValueError(f"family {self.family!r} is not an OpenFWI family ({', '.join(DATA_RANGE)}): "
+                                 f"cannot tell the {split!r} split of {self.root} by OpenFWI's file numbers; "
+                                 f"pass split='all' (or files=[...])")
             pairs = [p for p in pairs if pair_split(p, kind) == split]
             if not pairs:
                 raise ValueError(f"the {split!r} split of {self.root} (family {self.family!r}) holds no files")

@@ -107,7 +107,8 @@ class Acquisition:
                             ("receiver", self.receiver_x, self.receiver_z)):
             bad = [x for x in xs if not 0 <= x < self.nx]
             if bad:
-                raise ValueError(f"{kind} columns {bad} are off the grid (0..{self.nx - 1})")
+                raise ValueError(f"{kind} columns {bad} are off the grid (0..{self.nx - 1}); the default "
+                                 f"columns are OpenFWI's for nx = 70: give source_x and receiver_x for other widths")
             if not 0 <= z < self.nz:
                 raise ValueError(f"{kind} row {z} is off the grid (0..{self.nz - 1})")
 

@@ -80,6 +80,10 @@ FLOAT_DTYPES = (torch.float32, torch.float64)
 # validation and coefficients
 # --------------------------------------------------------------------------------------------
 
+#: a model whose fastest velocity is below this [m/s] is almost surely in km/s (air: 343 m/s)
+SLOWEST_PLAUSIBLE_MAX: float = 100.0
+
+
 def validate_velocity(v: torch.Tensor, acquisition: Acquisition) -> None:
     """Raise ``ValueError`` unless ``v`` is a finite, positive float tensor of the acquisition's size
     and the time step is stable for its largest velocity.
@@ -108,7 +112,11 @@ def validate_velocity(v: torch.Tensor, acquisition: Acquisition) -> None:
     vmin = float(vd.min())
     if vmin <= 0:
         raise ValueError(f"velocity must be positive everywhere, got a minimum of {vmin} m/s")
-    acquisition.check_stable(float(vd.max()))
+    vmax = float(vd.max())
+    if vmax < SLOWEST_PLAUSIBLE_MAX:
+        warnings.warn(f"the fastest velocity is {vmax:g} m/s: velocities are in m/s (km/s given?)",
+                      RuntimeWarning, stacklevel=3)
+    acquisition.check_stable(vmax)
 
 
 def pad_velocity(v: torch.Tensor, nbc: int) -> torch.Tensor:

@@ -83,6 +83,10 @@ def test_data_generate_writes_openfwi_layout_and_resumes(tmp_path):
     (out / "data" / "data2.npy").unlink()
     assert main(args) == 0  # resumes: regenerates only the missing file, identically
     assert (out / "data" / "data2.npy").read_bytes() == first
+    # extending needs only a larger --n: the file size is the folder's own (it was refused as 500 ≠ 1)
+    assert main(["data", "generate", "--family", "flatvel-a", "--n", "3", "--out", str(out), "--quiet",
+                 "--device", "cpu"]) == 0
+    assert np.load(out / "model" / "model3.npy").shape == (1, 1, 70, 70)
     assert main(["data", "generate", "--family", "curvevel-a", "--n", "2", "--out", str(out), "--quiet"]) == 2
 
 

@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, type=Path, help="output folder (dataN.npy / modelN.npy, metadata)")
     g.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)} or cuda:N")
     g.add_argument("--seed", type=int, default=0, help="seed of the velocity maps")
-    g.add_argument("--samples-per-file", type=int, default=500, help="samples per .npy file (OpenFWI: 500)")
+    g.add_argument("--samples-per-file", type=int, default=None,
+                   help="samples per .npy file (default: the folder's own when extending it, else OpenFWI's 500)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_cmd_data_generate)
 

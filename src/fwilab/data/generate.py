@@ -149,7 +149,7 @@ def _write_metadata(out: Path, meta: dict[str, Any]) -> None:
 
 def generate_dataset(family: str, n: int, out: str | os.PathLike, *, seed: int = 0,
                      acquisition: Acquisition = OPENFWI, device: str | torch.device = "auto",
-                     samples_per_file: int = SAMPLES_PER_FILE, batch_size: int | None = None,
+                     samples_per_file: int | None = None, batch_size: int | None = None,
                      progress: bool = True) -> Path:
     """Generate (or finish, or extend) an OpenFWI-layout dataset of ``n`` samples in ``out``.
 
@@ -160,7 +160,8 @@ def generate_dataset(family: str, n: int, out: str | os.PathLike, *, seed: int =
         seed: velocity family seed; sample ``i`` is the same whatever ``n``.
         acquisition: geometry and time axis; velocity maps are ``acquisition.nz × acquisition.nx``.
         device: 'auto', 'cpu' or 'cuda' for the forward modelling.
-        samples_per_file: samples per ``dataN.npy`` file (OpenFWI: 500).
+        samples_per_file: samples per ``dataN.npy`` file; None: the folder's own when it holds a
+            generated dataset (so extending it needs only a larger ``n``), else OpenFWI's 500.
         batch_size: samples per forward-modelling call (default :data:`DEFAULT_BATCH_SIZE`).
         progress: show a tqdm progress bar over samples.
 
@@ -179,7 +180,8 @@ def generate_dataset(family: str, n: int, out: str | os.PathLike, *, seed: int =
     """
     n = _check_int("n", n, 1)
     seed = _check_int("seed", seed, 0)
-    samples_per_file = _check_int("samples_per_file", samples_per_file, 1)
+    if samples_per_file is not None:
+        samples_per_file = _check_int("samples_per_file", samples_per_file, 1)
     if batch_size is not None:
         batch_size = _check_int("batch_size", batch_size, 1)
     if not isinstance(acquisition, Acquisition):
@@ -190,10 +192,12 @@ def generate_dataset(family: str, n: int, out: str | os.PathLike, *, seed: int =
     batch_size = batch_size or DEFAULT_BATCH_SIZE.get(torch_device.type, DEFAULT_BATCH_SIZE["cpu"])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    identity = dataset_identity(family, seed, acquisition, samples_per_file)
 
     with _folder_lock(out):
         meta = read_metadata(out)
+        if samples_per_file is None:
+            samples_per_file = int((meta or {}).get("samples_per_file", SAMPLES_PER_FILE))
+        identity = dataset_identity(family, seed, acquisition, samples_per_file)
         if meta is None:
             try:
                 foreign = find_pairs(out)

@@ -102,6 +102,8 @@ class TypedConfig(ExperimentConfig):
     (dict(names="x,y"), dict(names=("x", "y"))), (dict(names="['x', 'y']"), dict(names=("x", "y"))),
     (dict(names=["x"]), dict(names=("x",))), (dict(sizes="3,4"), dict(sizes=(3, 4))),
     (dict(sizes="[3, 4]"), dict(sizes=(3, 4))),
+    (dict(results_dir=__import__("pathlib").Path("r")), dict(results_dir="r")),
+    (dict(device=torch.device("cpu")), dict(device="cpu")),
 ])
 def test_strings_from_the_command_line_or_papermill_become_the_fields_types(given, expected):
     cfg = TypedConfig.preset("smoke", **given)

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -104,6 +105,8 @@ def _scalar(name: str, value: Any, kind: type, what: str) -> Any:
                 pass
     elif isinstance(value, kind):
         return value
+    elif kind is str and isinstance(value, (os.PathLike, torch.device)):   # results_dir=Path(...), a device
+        return str(value)
     raise ValueError(f"{name} must be {what}, got {value!r}")
 
 

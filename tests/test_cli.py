@@ -42,7 +42,9 @@ def test_unknown_profile_or_chapter_is_rejected_by_argparse():
     res = run_cli("run", "data", "--profile", "huge")
     assert res.returncode == 2 and "invalid choice: 'huge'" in res.stderr
     res = run_cli("run", "nochapter", "--profile", "smoke")
-    assert res.returncode == 2 and "invalid choice: 'nochapter'" in res.stderr
+    assert res.returncode == 2 and "unknown chapter 'nochapter'" in res.stderr
+    res = run_cli("run", "--profile", "smoke")
+    assert res.returncode == 2 and "name one chapter" in res.stderr
 
 
 def test_a_missing_gpu_fails_even_when_the_artifact_exists(tmp_path, capsys, monkeypatch):
@@ -102,3 +104,7 @@ def test_set_overrides_the_common_options_instead_of_clashing(monkeypatch):
     monkeypatch.setattr(experiments, "run_chapter", stop)
     assert main(["run", "data", "--profile", "smoke", "--set", "seed=3", "device=cpu"]) == 3
     assert seen == {"seed": 3, "device": "cpu"}
+    # the chapter after --set (which takes every word that follows) is still the chapter
+    seen.clear()
+    assert main(["run", "--profile", "smoke", "--set", "seed=4", "data"]) == 3
+    assert seen == {"seed": 4, "device": "auto"}

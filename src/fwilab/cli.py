@@ -46,8 +46,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .experiments import make_config, run_chapter
     from .results import BudgetExhausted, piece_budget
 
+    pairs = list(args.set or ())
+    if args.chapter is None:   # `run --set n_real=8 data`: --set took every word after it, the chapter too
+        names = [w for w in pairs if "=" not in w]
+        if len(names) != 1:
+            raise ValueError("name one chapter: python -m fwilab run CHAPTER [options]")
+        args.chapter = names[0]
+        pairs.remove(names[0])
     options = dict(device=args.device, seed=args.seed, results_dir=args.results_dir, recompute=args.recompute)
-    overrides = _overrides(args.set)
+    overrides = _overrides(pairs)
     if "profile" in overrides:
         raise ValueError("the profile is chosen with --profile, not --set profile=...")
     options.update(overrides)   # `--set seed=3` wins over --seed's default, it does not clash
@@ -146,12 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="artifacts go to RESULTS_DIR/CHAPTER/PROFILE (one per chapter and profile)")
 
     r = parser("run", "run (or load) one chapter's experiment and save its artifact")
-    r.add_argument("chapter", choices=list(EXPERIMENTS))
+    r.add_argument("chapter", nargs="?", metavar="CHAPTER", help=f"one of {', '.join(EXPERIMENTS)}")
     common(r)
     r.add_argument("--recompute", action="store_true", help="ignore a matching artifact and run again")
     r.add_argument("--set", nargs="*", metavar="KEY=VALUE",
-                   help="override config fields, e.g. n_real=8 families=flatvel-a,curvevel-a (put the chapter "
-                        "before --set: it takes every KEY=VALUE that follows)")
+                   help="override config fields, e.g. n_real=8 families=flatvel-a,curvevel-a")
     r.add_argument("--budget-s", type=float, default=None,
                    help="wall-time budget [s]: start a piece only if the longest piece so far still fits; "
                         f"exit {EXIT_PARTIAL} with the finished pieces saved when it is spent")

@@ -171,8 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = parser("data", "datasets in the OpenFWI layout")
     dsub = d.add_subparsers(dest="data_command", required=True)
     text = ("generate an OpenFWI-like dataset (velocity maps and their seismic data on the OpenFWI survey)\n"
-            "in OpenFWI's file layout; resumable, and a rerun with a larger --n (same --seed and\n"
-            "--samples-per-file) extends it")
+            "in OpenFWI's file layout; resumable, and a rerun with a larger --n (same --seed) extends it")
     g = dsub.add_parser("generate", help=text, description=text, formatter_class=_HelpFormatter)
     g.add_argument("--family", required=True, help=f"one of {', '.join(FAMILIES)}")
     g.add_argument("--n", type=int, required=True, help="number of samples")

@@ -178,9 +178,9 @@ class ExperimentConfig:
             if coerced is not value:
                 object.__setattr__(self, f.name, coerced)
         check_profile(self.profile)
-        if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise ValueError(f"unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+        if self.seed < 0:   # an integer by now (__post_init__'s type check)
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         self.validate()
 

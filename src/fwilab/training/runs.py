@@ -32,13 +32,13 @@ def predict(model: nn.Module, data: Dataset, batch_size: int = 32, device: torch
 
 def train_and_evaluate(model: nn.Module, train: Dataset, val: Dataset, test: Dataset, *, loss: Callable,
                        config: FitConfig, step: TrainStep | None = None, keep_predictions: int = 4,
-                       callbacks: Sequence[Callable[[dict], None]] = (), hooks: Sequence[EpochHook] = (),
+                       hooks: Sequence[EpochHook] = (),
                        log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Fit ``model`` (resuming from ``config.checkpoint_dir`` if it holds a run, unless the piece is
     recomputed on request: :func:`fwilab.results.recomputing`), restore the best
-    validation epoch, and evaluate it on ``test``. ``callbacks`` and ``hooks`` go to
-    :func:`~fwilab.training.fit.fit` (a hook records per-epoch statistics of the model, e.g. its routing,
-    saved in the checkpoints with the weights).
+    validation epoch, and evaluate it on ``test``. ``hooks`` go to :func:`~fwilab.training.fit.fit` (a
+    hook records per-epoch statistics of the model, e.g. its routing, saved in the checkpoints with the
+    weights).
 
     Returns:
         ``(metrics, arrays)``: test metrics (normalised and m/s: MAE, RMSE, SSIM, PSNR; per-sample
@@ -48,7 +48,7 @@ def train_and_evaluate(model: nn.Module, train: Dataset, val: Dataset, test: Dat
     t0 = time.perf_counter()
     # a piece recomputed on request trains afresh: resuming would return weights an earlier run (maybe
     # other code) trained, stamped with this run's commit
-    result = fit(model, train, val, loss=loss, config=config, step=step, callbacks=callbacks, hooks=hooks,
+    result = fit(model, train, val, loss=loss, config=config, step=step, hooks=hooks,
                  resume=config.checkpoint_dir is not None and not recomputing())
     train_s = time.perf_counter() - t0
     # the run's whole training time: the epochs' wall times persist in the checkpoint across resumptions

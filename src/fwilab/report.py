@@ -30,6 +30,20 @@ def provenance_markdown(art: Artifact) -> str:
     )
 
 
+def pm(mean: float, std: float, n: int, spec: str = ".4f") -> str:
+    """``"mean ± std"`` of a result over ``n`` seeds; one seed has no spread, so ``"mean (1 seed)"``
+    rather than a misleading ``± 0``."""
+    if n < 2:
+        return f"{mean:{spec}} (1 seed)"
+    return f"{mean:{spec}} ± {std:{spec}}"
+
+
+def seconds(s: float) -> str:
+    """A duration for the page: three significant figures below 100 s (smoke runs take fractions of a
+    second, which ``:.0f`` shows as "0 s"), whole seconds above."""
+    return f"{s:.3g} s" if abs(s) < 100 else f"{s:.0f} s"
+
+
 def verdict_badge(verdict: str) -> str:
     colour = VERDICT_COLOURS.get(verdict, "#57606a")
     return (f'<span style="background:{colour};color:#fff;padding:1px 6px;border-radius:4px;'

@@ -44,16 +44,16 @@ def test_fwi_families_default_to_the_trained_families_and_must_be_among_them():
         make_config("baselines", "smoke", fwi_families=["curvevel-a"])
 
 
-def _fwi_claim(profile, learned_mae_ms, learned_s, fwi_mae_ms=100.0, fwi_s=200.0):
+def _fwi_claim(profile, learned_mae_ms, learned_s, fwi_mae_ms=100.0, fwi_s=200.0, n_seeds=2):
     from fwilab.experiments import baselines
 
-    config = make_config("baselines", "smoke", families=["flatvel-a"], n_seeds=2)
+    config = make_config("baselines", "smoke", families=["flatvel-a"], n_seeds=n_seeds)
     object.__setattr__(config, "profile", profile)   # judge as if run at that profile
     k = config.fwi_samples
     runs = [{"model": "inversionnet", "family": "flatvel-a", "seed": s, "mae": 0.1, "rmse": 0.2, "ssim": 0.8,
              "mae_ms": 150.0, "inference_s_per_sample": learned_s} for s in config.seeds]
     arrays = {f"inversionnet-flatvel-a-s{s}/test_mae_per_sample": np.full(k, (learned_mae_ms + d) / 1500.0)
-              for s, d in zip(config.seeds, (-1.0, 1.0))}
+              for s, d in zip(config.seeds, (-1.0, 1.0) if n_seeds > 1 else (0.0,))}
     metrics = {"runs": runs, "fwi": {"flatvel-a": {"mae_ms": fwi_mae_ms, "s_per_sample": fwi_s, "n": k}}}
     return {c.id: c for c in baselines.judge_claims(config, metrics, arrays)}["baselines.learned-beats-fwi"]
 
@@ -63,6 +63,16 @@ def test_learned_beats_fwi_needs_both_the_accuracy_and_the_time():
 
     assert _fwi_claim("full", learned_mae_ms=50.0, learned_s=0.01).verdict == HOLDS
     slower = _fwi_claim("full", learned_mae_ms=50.0, learned_s=500.0)
-    assert slower.verdict == PARTLY and "500 vs 200 s/sample" in slower.ours
+    assert slower.verdict == PARTLY and "500 s vs 200 s per sample" in slower.ours
     assert _fwi_claim("full", learned_mae_ms=150.0, learned_s=0.01).verdict == DOES_NOT_HOLD
     assert _fwi_claim("cpu", learned_mae_ms=50.0, learned_s=0.01).verdict == NOT_JUDGED
+
+
+def test_one_seed_shows_no_spread_and_fractions_of_a_second():
+    """A single seed has no standard deviation to show ("± 0.0" read as a spread of zero), and a
+    smoke run's times are fractions of a second (":.0f" printed them as "0 s")."""
+    one = _fwi_claim("smoke", learned_mae_ms=50.0, learned_s=0.0123, fwi_s=0.4, n_seeds=1)
+    assert "50.0 (1 seed) vs 100.0 m/s" in one.ours and "±" not in one.ours
+    assert "0.0123 s vs 0.4 s per sample" in one.ours
+    two = _fwi_claim("smoke", learned_mae_ms=50.0, learned_s=0.0123, fwi_s=0.4)
+    assert "50.0 ± 1.4 vs 100.0 m/s" in two.ours

@@ -103,7 +103,11 @@ def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
 
 @contextlib.contextmanager
 def _folder_lock(folder: Path) -> Iterator[None]:
-    """Serialise generators writing into the same folder (POSIX advisory lock; a no-op elsewhere)."""
+    """Serialise generators writing into the same folder (POSIX advisory lock; a no-op elsewhere).
+
+    The empty ``.fwilab.lock`` stays in the folder on purpose: deleting it on release would let a
+    waiting process lock the old, unlinked file while a newcomer creates and locks a new one, and
+    both would write at once. Readers ignore it (it matches no OpenFWI file pattern)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows

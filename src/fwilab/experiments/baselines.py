@@ -28,6 +28,7 @@ from ..models.velocitygan import (ADVERSARIAL_WEIGHT, GP_WEIGHT, L1_WEIGHT, L2_W
                                   Discriminator, critic_loss, generator_adversarial_loss)
 from ..physics import fwi, smooth_initial_model
 from ..physics.acquisition import Acquisition
+from ..report import pm, seconds
 from ..results import Artifact, artifact_dir, run_piece
 from ..training.fit import AdversarialStep, FitConfig
 from ..training.losses import WeightedSum, l1, l2
@@ -286,7 +287,7 @@ def judge_claims(config: BaselinesConfig, metrics: dict[str, Any], arrays: dict[
         statement="InversionNet trained with L1 reaches the OpenFWI benchmark's accuracy (normalised MAE).",
         theirs="OpenFWI benchmark, ℓ1-trained InversionNet on the real data: "
                + "; ".join(f"{fam}: {OPENFWI_INVERSIONNET_L1[fam][0]:.4f}" for fam in inv),
-        ours="; ".join(f"{fam}: {s['mae']:.4f} ± {s['mae_std']:.4f} ({ratios[fam]:.1f}x)" for fam, s in inv.items()),
+        ours="; ".join(f"{fam}: {pm(s['mae'], s['mae_std'], s['seeds'])} ({ratios[fam]:.1f}x)" for fam, s in inv.items()),
         rule=f"holds if our MAE is within {REGIME_FACTOR:g}x of theirs on every family, partly on at least half; "
              "judged at the full profile only (smaller runs are under-trained by design)",
         verdict=judge(p, len(within) == len(inv), 2 * len(within) >= len(inv), judged_at=("full",)),
@@ -311,8 +312,8 @@ def judge_claims(config: BaselinesConfig, metrics: dict[str, Any], arrays: dict[
             faster = learned_s < f["s_per_sample"]
             wins += mean + std < f["mae_ms"] and faster
             partial += mean < f["mae_ms"]
-            rows.append(f"{fam}: {mean:.1f} ± {std:.1f} vs {f['mae_ms']:.1f} m/s, "
-                        f"{learned_s:.3g} vs {f['s_per_sample']:.0f} s/sample")
+            rows.append(f"{fam}: {pm(mean, std, len(per_seed), '.1f')} vs {f['mae_ms']:.1f} m/s, "
+                        f"{seconds(learned_s)} vs {seconds(f['s_per_sample'])} per sample")
         n = len(metrics["fwi"])
         claims.append(Claim(
             id="baselines.learned-beats-fwi", paper="InvLINT",

@@ -51,6 +51,7 @@ from ..layers.integral import DECODER_KERNELS, ENCODER_KERNELS, SeismicIntegralT
 from ..metrics import VELOCITY_SCALE, count_flops, count_parameters, cpu_latency, mean_std
 from ..models.inversionnet import InversionNet, scaled_dims
 from ..models.invlint import DECODERS, EMBED_DIM, TARGETS, InvLINT, fit_linear_map, linearity_report, singular_values
+from ..report import pm, seconds
 from ..results import Artifact, run_piece
 from ..training.fit import FitConfig
 from ..training.losses import l1
@@ -885,8 +886,8 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         theirs="Table 1, MAE InvLINT / InversionNet: " + "; ".join(
             f"{d}: {t['InvLINT'][0]} / {t['InversionNet'][0]} = {t['InvLINT'][0] / t['InversionNet'][0]:.2f}"
             for d, t in PAPER_TABLE1.items()),
-        ours="; ".join(f"{f}: {inv[f]['mae']:.4f} ± {inv[f]['mae_std']:.4f} vs {net[f]['mae']:.4f} ± "
-                       f"{net[f]['mae_std']:.4f} = {ratios[f]:.2f}" for f in fams),
+        ours="; ".join(f"{f}: {pm(inv[f]['mae'], inv[f]['mae_std'], inv[f]['seeds'])} vs "
+                       f"{pm(net[f]['mae'], net[f]['mae_std'], net[f]['seeds'])} = {ratios[f]:.2f}" for f in fams),
         rule=f"normalised test MAE, mean over {config.n_seeds} seed(s); holds if InvLINT's is at most "
              f"{COMPARABLE_FACTOR:g}× InversionNet's on every family, partly if at most 1.5× on at least half; "
              "judged at the full profile only (the cpu run trains both for a few epochs on 400 samples, "
@@ -934,7 +935,7 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         id="invlint.training-speed", paper="InvLINT",
         statement="InvLINT trains ~9× faster than InversionNet.",
         theirs=f"§4.2: {PAPER_TRAIN_SPEEDUP:g}× (1 h vs 9 h on Marmousi, one GPU)",
-        ours="; ".join(f"{f}: {inv[f]['train_total_s']:.0f} s (encoder fit included) vs {net[f]['train_total_s']:.0f} s "
+        ours="; ".join(f"{f}: {seconds(inv[f]['train_total_s'])} (encoder fit included) vs {seconds(net[f]['train_total_s'])} "
                        f"= {speedups[f]:.1f}×" for f in fams),
         rule=f"wall time of {config.epochs} epochs (InvLINT: the ridge fit plus decoder training), mean over seeds; "
              f"holds if InvLINT is at least {PAPER_TRAIN_SPEEDUP / 2:g}× faster (half the paper's) on every family, "
@@ -1036,7 +1037,8 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
             mean, std = mean_std(per_seed)
             wins += mean + std < f["mae_ms"]
             partial += mean < f["mae_ms"]
-            rows.append(f"{fam}: {mean:.1f} ± {std:.1f} vs {f['mae_ms']:.1f} m/s ({f['s_per_sample']:.0f} s/sample FWI)")
+            rows.append(f"{fam}: {pm(mean, std, len(per_seed), '.1f')} vs {f['mae_ms']:.1f} m/s "
+                        f"({seconds(f['s_per_sample'])}/sample FWI)")
         nf = len(metrics["fwi"])
         claims.append(Claim(
             id="invlint.beats-fwi", paper="InvLINT",

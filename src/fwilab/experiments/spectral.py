@@ -40,6 +40,7 @@ from ..data.families import check_family
 from ..data.splits import load_family_splits
 from ..metrics import mean_std
 from ..models.spamoe import SPAMoEConfig
+from ..report import pm
 from ..results import Artifact, run_piece
 from ..training.fit import FitConfig
 from .spamoe import (JUDGED_AT, PAPER_MAE_REDUCTION, checkpoint_root, head, judge_spamoe, rho_min_for,
@@ -318,8 +319,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
             theirs=f"−{100 * PAPER_MAE_REDUCTION:.1f} % average MAE vs the best official OpenFWI baseline, "
                    "ten OpenFWI datasets (real data)",
             ours=f"{-100 * avg:+.1f} % average vs InversionNet; " + "; ".join(
-                f"{f}: {comp[f]['spamoe'][0]:.4f} ± {comp[f]['spamoe'][1]:.4f} vs "
-                f"{comp[f]['inversionnet'][0]:.4f} ± {comp[f]['inversionnet'][1]:.4f} ({-100 * r:+.1f} %)"
+                f"{f}: {pm(*comp[f]['spamoe'])} vs {pm(*comp[f]['inversionnet'])} ({-100 * r:+.1f} %)"
                 for f, r in red.items()),
             rule=f"holds if our average reduction is at least {100 * (PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE):.1f} % "
                  f"(theirs less {100 * MAE_REDUCTION_TOLERANCE:.0f} points); partly if SPAMoE is better on average "

@@ -234,3 +234,25 @@ def test_a_stop_between_the_two_files_is_detected_and_recomputed(tmp_path, monke
         load_artifact(tmp_path, "toy", "smoke")
     art = run_or_load(cfg, make_run(calls), log=lambda s: None)   # recomputed, not loaded half-old
     assert len(calls) == 3 and art.arrays["curve"].shape == (3,) and "__artifact_pair__" not in art.arrays
+
+
+def test_a_run_that_overrides_its_preset_lists_its_claims_unjudged(tmp_path):
+    """Saved under the preset's profile name, an overridden run's verdict would pass for the preset's:
+    its claims keep their numbers and say why they are not judged. The seed is not an override."""
+    from fwilab.claims import HOLDS, NOT_JUDGED, Claim, judge
+
+    def run(cfg):
+        art = Artifact(chapter="toy", config={}, provenance={}, metrics={}, arrays={})
+        art.claims = [Claim(id="toy.x", paper="p", statement="s", theirs="1", ours=str(cfg.n), rule="r",
+                            verdict=judge(cfg.profile, True), chapter="toy", profile=cfg.profile).to_dict()]
+        return art
+
+    preset = run_or_load(ToyConfig.preset("cpu", seed=5, results_dir=str(tmp_path)), run, log=lambda s: None)
+    assert preset.claims[0]["verdict"] == HOLDS and preset.claims[0]["rule"] == "r"
+    logged = []
+    other = run_or_load(ToyConfig.preset("cpu", n=1, results_dir=str(tmp_path)), run, log=logged.append)
+    assert other.claims[0]["verdict"] == NOT_JUDGED and other.claims[0]["ours"] == "1"
+    assert "n=1 (preset 3)" in other.claims[0]["rule"]
+    assert load_artifact(tmp_path, "toy", "cpu").claims == other.claims
+    assert any("differs from the cpu preset in n" in line for line in logged)
+    assert ToyConfig.preset("cpu", seed=5, device="cpu", recompute=True).preset_overrides() == {}

@@ -71,6 +71,26 @@ class Claim:
         return asdict(self)
 
 
+def unjudged_for_overrides(claims: Iterable[dict[str, Any]], overrides: dict[str, tuple[Any, Any]]
+                           ) -> list[dict[str, Any]]:
+    """The claims of a run whose parameters differ from its profile's preset, with every verdict made
+    "not judged": a rule's margins and sizes were chosen for the preset (one seed has no spread, two
+    epochs do not train), and the run is saved under the preset's profile name, so a verdict would pass
+    for the preset's. ``overrides``: ``{field: (preset value, run's value)}``; the rule says which."""
+    if not overrides:
+        return [dict(c) for c in claims]
+    changed = ", ".join(f"{k}={v!r} (preset {p!r})" for k, (p, v) in overrides.items())
+    out = []
+    for c in claims:
+        c = dict(c)
+        if c["verdict"] != NOT_JUDGED:
+            c["rule"] += (f" — not judged here: this run's parameters differ from the {c['profile']} preset "
+                          f"({changed}); verdicts are given at the presets' sizes only")
+            c["verdict"] = NOT_JUDGED
+        out.append(c)
+    return out
+
+
 def ledger_rows(artifacts: Iterable[Any], largest_profile_only: bool = True) -> list[dict[str, Any]]:
     """All claims of the given artifacts, one dict per claim, ordered by chapter then id.
 

@@ -207,6 +207,12 @@ class ExperimentConfig:
         """What the run computes: the config less execution-only fields."""
         return {k: v for k, v in self.to_dict().items() if k not in EXECUTION_FIELDS}
 
+    def preset_overrides(self) -> dict[str, tuple[Any, Any]]:
+        """``{field: (preset value, this config's value)}`` for every field that differs from the
+        profile's preset, execution fields and the seed aside (another seed is the same experiment)."""
+        preset = type(self).preset(self.profile).identity()
+        return {k: (preset.get(k), v) for k, v in self.identity().items() if k != "seed" and preset.get(k) != v}
+
     @property
     def config_hash(self) -> str:
         blob = json.dumps({"chapter": self.CHAPTER, **self.identity()}, sort_keys=True)

@@ -250,6 +250,13 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
         artifact.provenance["pieces_wall_s"] = dict(_PIECE_TIMES)
         artifact.provenance["compute_wall_s"] = round(sum(_PIECE_TIMES.values()), 3)
     artifact.config = config.to_dict()
+    overrides = config.preset_overrides()
+    if overrides:
+        from .claims import unjudged_for_overrides
+
+        artifact.claims = unjudged_for_overrides(artifact.claims, overrides)
+        log(f"this run differs from the {config.profile} preset in {', '.join(overrides)}: its claims are "
+            "listed but not judged")
     if is_main_process():
         save_artifact(artifact, config.results_dir)
     log(f"computed {config.CHAPTER}/{config.profile} in {wall:.1f} s; saved under {config.results_dir}")

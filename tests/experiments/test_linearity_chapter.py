@@ -129,7 +129,7 @@ def _fake(good: bool):
     fit = rep(2.0, 8.0, 0.95) if good else rep(9.0, 150.0, 0.5)
     target = {"alpha1": {"train": fit, "test": fit}, "best": {"alpha": 1.0, "train": fit, "test": fit},
               "essential_alpha1": 40 if good else 180, "essential_best": 30, "rank_bound": 399,
-              "essential_by_threshold": {}}
+              "essential_by_threshold": {"0.001": 60 if good else 250}}
     linearity = {f: {"c": target, "c2": target,
                      "controls": {"raw-data": {"alpha": 10.0, "test": rep(5.0, 8.0 * (3.0 if good else 1.1), 0.6)},
                                   "random-kernels": {"alpha": min(lin.CONTROL_ALPHAS), "test": rep(4.0, 20.0, 0.7)}}}
@@ -147,7 +147,7 @@ def _fake(good: bool):
             for model, mae, t in (("invlint", 0.05 if good else 0.2, 10.0), ("inversionnet", 0.055, 100.0)):
                 runs.append({"model": model, "variant": "default", "family": f, "seed": s, "mae": mae + 0.001 * s,
                              "mse": mae ** 2, "ssim": 0.9, "mae_ms": mae * 1500, "rmse_ms": 1.0, "best_epoch": 5,
-                             "train_total_s": t if good else 200.0})
+                             "train_total_s": t if good else 200.0, "inference_s_per_sample": 0.01})
     costs = {"models": {"InversionNet (width 1)": {"parameters": 24.4e6, "gflops": 4.2, "cpu_latency_s": 0.2},
                         "InvLINT": {"parameters": 1.4e6 if good else 12e6, "gflops": 0.04, "encoder_gflops": 0.03,
                                     "cpu_latency_s": 0.005 if good else 0.1}}}
@@ -172,7 +172,9 @@ def test_every_claim_holds_on_metrics_that_meet_its_rule():
     v = _verdicts("full", good=True)
     assert set(v) == {"invlint.near-linear", "invlint.few-dimensions", "invlint.comparable-accuracy",
                       "invlint.cost", "invlint.training-speed", "invlint.kernel-choice", "invlint.kernel-count",
-                      "invlint.beats-fwi"}
+                      "invlint.beats-fwi", "invlint.decoder-architecture"}
+    # no decoder variants in this run: that claim is listed, not judged
+    assert v.pop("invlint.decoder-architecture") == NOT_JUDGED
     assert set(v.values()) == {HOLDS}
 
 
@@ -207,6 +209,43 @@ def test_partial_verdicts():
     object.__setattr__(config, "profile", "cpu")
     v = {c.id: c.verdict for c in lin.judge_claims(config, config_metrics, arrays)}
     assert v["invlint.near-linear"] == PARTLY
+
+
+def _judge(profile, metrics, arrays, **overrides):
+    config = make_config("linearity", "smoke", families=["flatvel-a", "curvevel-a"], variant_families=[],
+                         encoder_kernel_families=[], n_seeds=3, kernel_counts=[16, 64], n_sine=64, n_gauss=16,
+                         **overrides)
+    object.__setattr__(config, "profile", profile)
+    return {c.id: c for c in lin.judge_claims(config, metrics, arrays)}
+
+
+def test_few_dimensions_that_depend_on_the_threshold_only_partly_hold():
+    metrics, arrays = _fake(good=True)
+    for f in metrics["linearity"].values():
+        f["c"] = dict(f["c"], essential_by_threshold={"0.001": 190})   # < 100 at 1e-2, not at 1e-3
+    assert _judge("cpu", metrics, arrays)["invlint.few-dimensions"].verdict == PARTLY
+
+
+def test_a_gaussian_tied_with_the_best_decoder_kernel_partly_holds():
+    metrics, arrays = _fake(good=True)
+    for fam, table in metrics["decoder_kernels"].items():   # sinc 1 % better than the Gaussian: a tie
+        table["sinc"] = dict(table["sinc"], readout_mae_ms=99.0)
+    metrics["encoder_kernels"] = {}                          # no encoder sweep: the decoder decides alone
+    assert _judge("cpu", metrics, arrays)["invlint.kernel-choice"].verdict == PARTLY
+    for fam, table in metrics["decoder_kernels"].items():   # 20 % better: the Gaussian loses
+        table["sinc"] = dict(table["sinc"], readout_mae_ms=80.0)
+    assert _judge("cpu", metrics, arrays)["invlint.kernel-choice"].verdict == DOES_NOT_HOLD
+
+
+def test_beats_fwi_needs_the_time_too_and_is_listed_when_fwi_did_not_run():
+    metrics, arrays = _fake(good=True)
+    for r in metrics["runs"]:
+        r["inference_s_per_sample"] = 500.0                  # slower than FWI's 50 s per sample
+    claim = _judge("full", metrics, arrays)["invlint.beats-fwi"]
+    assert claim.verdict == PARTLY and "500 s vs 50 s per sample" in claim.ours
+    metrics["fwi"] = {}
+    claim = _judge("cpu", metrics, arrays)["invlint.beats-fwi"]
+    assert claim.verdict == NOT_JUDGED and "not run" in claim.ours
 
 
 # ------------------------------------------------------------------------------------------ end to end

@@ -234,6 +234,28 @@ def test_spectral_claims_fail_on_numbers_that_do_not():
     assert v["spamoe.bound-active"] == PARTLY  # it binds, but the penalty does not hold ρ up
 
 
+def test_mae_claim_says_which_way_the_change_goes():
+    """The MAE change is printed as the paper prints its −44.4 %: negative when SPAMoE is better."""
+    config = make_config("spectral", "full", families=["flatvel-a", "curvevel-a"], ablation_family="curvevel-a",
+                         n_seeds=2)
+    for spamoe_mae, sign, words in ((0.12, "+20.0 %", "SPAMoE worse"), (0.05, "-50.0 %", "SPAMoE better")):
+        metrics, arrays = _spectral_metrics(spamoe_mae=spamoe_mae, inv_mae=0.10, off_below=0.9, on_below=0.1,
+                                            hinge=0.5, uniform_mae=0.08)
+        claim = {c.id: c for c in spectral.judge_claims(config, metrics, arrays)}["spamoe.mae-reduction"]
+        assert f"average MAE change vs InversionNet {sign} ({words})" in claim.ours
+
+
+def test_routing_claim_compares_like_with_like():
+    """The one-seed routing ablations face the reference's run with the same seed, not its mean over seeds."""
+    metrics, arrays = _spectral_metrics(spamoe_mae=0.05, inv_mae=0.10, off_below=0.9, on_below=0.1, hinge=0.5,
+                                        uniform_mae=0.0495)
+    # seed 0 of the reference: 0.049 < 0.0495 (its mean, 0.050, is not)
+    claim = {c.id: c for c in spectral.judge_claims(
+        make_config("spectral", "full", families=["flatvel-a", "curvevel-a"], ablation_family="curvevel-a",
+                    n_seeds=2), metrics, arrays)}["spamoe.routing-helps"]
+    assert claim.verdict == PARTLY and "uniform-routing: 0.0490 vs 0.0495 (seed 0)" in claim.ours
+
+
 def test_routing_claims_flag_collapse_and_family_differences():
     config = make_config("routing", "full")
 

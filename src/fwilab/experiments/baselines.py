@@ -288,13 +288,15 @@ def judge_claims(config: BaselinesConfig, metrics: dict[str, Any], arrays: dict[
         theirs="OpenFWI benchmark, ℓ1-trained InversionNet on the real data: "
                + "; ".join(f"{fam}: {OPENFWI_INVERSIONNET_L1[fam][0]:.4f}" for fam in inv),
         ours="; ".join(f"{fam}: {pm(s['mae'], s['mae_std'], s['seeds'])} ({ratios[fam]:.1f}x)" for fam, s in inv.items()),
-        rule=f"holds if our MAE is within {REGIME_FACTOR:g}x of theirs on every family, partly on at least half; "
+        rule=f"holds if our MAE is at most {REGIME_FACTOR:g}x theirs on every family, partly on at least half "
+             "(a lower MAE than theirs also counts: our generated data may be easier than the real files); "
              "judged at the full profile only (smaller runs are under-trained by design)",
         verdict=judge(p, len(within) == len(inv), 2 * len(within) >= len(inv), judged_at=("full",)),
         chapter=CHAPTER, profile=p, setting=setting))
     fwi_statement = ("Learned inversion is more accurate than multiscale classic FWI from a smooth start, "
                      "at a fraction of the time per sample.")
-    fwi_theirs = "MAE " + "; ".join(f"{d}: {a} vs {b}" for d, (a, b) in INVLINT_FWI.items()) + " (learned vs FWI)"
+    fwi_theirs = ("InvLINT §4.5, their InvLINT (not InversionNet) vs multiscale FWI, MAE: "
+                  + "; ".join(f"{d}: {a} vs {b}" for d, (a, b) in INVLINT_FWI.items()))
     if not metrics["fwi"]:
         claims.append(Claim(
             id="baselines.learned-beats-fwi", paper="InvLINT", statement=fwi_statement, theirs=fwi_theirs,

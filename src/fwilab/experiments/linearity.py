@@ -858,6 +858,9 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
     counts = {fam: m["c"]["essential_alpha1"] for fam, m in lin.items()}
     bounds = {fam: m["c"]["rank_bound"] for fam, m in lin.items()}
     few = [fam for fam, c in counts.items() if c < 100]
+    # the paper names no threshold: a count below 100 that holds only at ours is threshold-dependent
+    lower = {fam: m["c"]["essential_by_threshold"].get("0.001") for fam, m in lin.items()}
+    robust = [fam for fam in few if lower[fam] is not None and lower[fam] < 100]
     claims.append(Claim(
         id="invlint.few-dimensions", paper="InvLINT",
         statement="The linear map A has fewer than 100 essential dimensions on every dataset.",
@@ -867,10 +870,11 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
                        f"{lin[fam]['c']['essential_by_threshold'].get('0.001', '–')}; test R² of this A "
                        f"{lin[fam]['c']['alpha1']['test']['r2']:.2f})" for fam, c in counts.items()),
         rule=f"count of singular values of A (α = 1, y = c) above {ESSENTIAL_THRESHOLD:g} × the largest (our "
-             "threshold: the paper states none, and the count grows as it falls — the 1e-3 count is shown); "
-             "holds if < 100 on every family, partly on at least half; judged at cpu and full, where the rank "
+             "threshold: the paper states none, and the count grows as it falls); holds if < 100 on every "
+             "family at this threshold and still < 100 at 1e-3 (not an artefact of the threshold), partly if "
+             f"< 100 at {ESSENTIAL_THRESHOLD:g} on at least half; judged at cpu and full, where the rank "
              "bound min(M, n_train − 1) is well above 100, so a count below 100 is not forced by the sample size",
-        verdict=judge(p, len(few) == len(counts), 2 * len(few) >= len(counts)) if min(bounds.values()) > 150
+        verdict=judge(p, len(robust) == len(counts), 2 * len(few) >= len(counts)) if min(bounds.values()) > 150
         else judge(p, False, judged_at=()),
         chapter=CHAPTER, profile=p, setting=size))
 
@@ -905,6 +909,8 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
     paper_fr = {d: t["InvLINT"][4] / t["InversionNet"][4] for d, t in PAPER_TABLE1.items()}
     # the paper's seismic dataset with our geometry (5 shots × 1000 steps × 70 receivers → 70 × 70)
     cost_ok = pr <= paper_pr["Marmousi"] and fr <= paper_fr["Marmousi"]
+    # the frozen ridge map A [M, shot·N] and its bias: stored with the model, not trained
+    frozen = config.n_gauss * (len(config.acquisition.source_x) * config.n_sine + 1)
     claims.append(Claim(
         id="invlint.cost", paper="InvLINT",
         statement="InvLINT needs ~6 % of InversionNet's parameters and ~5 % of its FLOPs, and runs 16× faster "
@@ -912,12 +918,17 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         theirs="parameters " + ", ".join(f"{d} {100 * r:.1f} %" for d, r in paper_pr.items())
                + "; FLOPs " + ", ".join(f"{d} {100 * r:.1f} %" for d, r in paper_fr.items())
                + f"; CPU latency {PAPER_LATENCY_SPEEDUP:g}× (5 vs 80 ms)",
-        ours=f"parameters {ours['parameters'] / 1e6:.2f} M / {official['parameters'] / 1e6:.2f} M = {100 * pr:.1f} %; "
+        ours=f"trainable parameters {ours['parameters'] / 1e6:.2f} M / {official['parameters'] / 1e6:.2f} M = "
+             f"{100 * pr:.1f} % (with the frozen ridge map A, {frozen / 1e6:.2f} M values more, "
+             f"{100 * (ours['parameters'] + frozen) / official['parameters']:.1f} %); "
              f"FLOPs {1e3 * ours['gflops']:.1f} M / {1e3 * official['gflops']:.0f} M = {100 * fr:.1f} % "
              f"(of which the frozen encoder {1e3 * ours['encoder_gflops']:.1f} M); latency "
              f"{1e3 * ours['cpu_latency_s']:.1f} vs {1e3 * official['cpu_latency_s']:.1f} ms = {speed:.1f}×",
         rule="against the official-width InversionNet on our acquisition (5 shots × 1000 steps × 70 receivers → "
-             "70×70, as Marmousi's); holds if the parameter and FLOP ratios are at most the paper's on Marmousi "
+             "70×70, as Marmousi's); parameters are the trainable ones (the paper's InvLINT counts, e.g. "
+             "1.45 M on Marmousi, cannot include its map A either: M × shots·N values, millions at N = 2048, "
+             "M = 512); holds if the parameter and "
+             "FLOP ratios are at most the paper's on Marmousi "
              f"and the single-thread latency speed-up is at least {PAPER_LATENCY_SPEEDUP / 2:g}× "
              "(half the paper's); partly if the ratios hold; judged at cpu and full (these depend on the "
              "architectures and the OpenFWI geometry only, the same at both; smoke uses a shorter record)",
@@ -959,7 +970,11 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         ek_rows.append(f"{f}: best encoder {best} ({maes[best]:.0f} m/s), sine {maes['sin']:.0f} m/s")
     dk_rows = [f"{f}: best decoder kernel {_kernel_winners(t)[0]} ({_kernel_winners(t)[1][_kernel_winners(t)[0]]:.0f}"
                f" m/s), Gaussian {t['gaussian']['readout_mae_ms']:.0f} m/s" for f, t in dk.items()]
+    # one split, no seeds: a Gaussian within the paper's own "close" gap of the best kernel is a tie, not a loss
+    gauss_ties = [f for f, t in dk.items()
+                  if t["gaussian"]["readout_mae_ms"] <= close * min(_kernel_winners(t)[1].values())]
     holds = len(gauss_wins) == len(dk) and len(sine_close) == len(ek)
+    partly = (len(gauss_ties) == len(dk) and dk) or (len(sine_close) == len(ek) and ek)
     claims.append(Claim(
         id="invlint.kernel-choice", paper="InvLINT",
         statement="The Gaussian velocity kernel beats the other decoder kernels; the 1-D sine encoder kernel is "
@@ -970,10 +985,12 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         rule="ridge-only proxy at every profile: velocity MAE of the linear read-out of the ridge prediction "
              "(α chosen on validation per kernel, scored on test); holds if the Gaussian is the best decoder "
              f"kernel on every family and the sine within {100 * (close - 1):.1f} % of the best encoder kernel "
-             "(the largest gap the paper's own Tables 2/6 call close) on every family swept, partly if either; "
+             "(the largest gap the paper's own Tables 2/6 call close) on every family swept; partly if on every "
+             "family the Gaussian is the best or within that gap of it (a tie on one split), or the sine "
+             "condition holds; "
              "judged at cpu and full (a ridge fit of a few hundred samples ranks "
              "linear features honestly; the trained decoders of the variants are shown beside it at full)",
-        verdict=judge(p, holds, bool(gauss_wins) or bool(sine_close)),
+        verdict=judge(p, holds, bool(partly)),
         chapter=CHAPTER, profile=p, setting=size))
 
     # 7. number of kernels (Table 8, Fig. 4)
@@ -989,7 +1006,8 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         kc_rows.append(f"{f}: default {default:.0f} m/s, best N = {counts[i]}, M = {counts[j]} ({grid[i, j]:.0f} m/s)")
     claims.append(Claim(
         id="invlint.kernel-count", paper="InvLINT",
-        statement="N = 2048 sine and M = 512 Gaussian kernels are an appropriate choice: more overfit, fewer lose capacity.",
+        statement="N = 2048 sine and M = 512 Gaussian kernels are an appropriate choice: near the best of the "
+                  "N × M grid.",
         theirs="Table 8 (Kimberlina-Leakage): " + "; ".join(f"N={a}, M={b}: {v}" for (a, b), v in PAPER_KERNEL_COUNTS.items()),
         ours="; ".join(kc_rows),
         rule="ridge-only proxy (linear read-out MAE, α chosen on validation per cell) over the N × M grid; holds "
@@ -1012,13 +1030,13 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
         arch_part += shallow or deep
         arch_rows.append(f"{f}: transformer {mae['default']:.4f}, conv2 {mae['conv2']:.4f}, deconv1 "
                          f"{mae['deconv1']:.4f}, (deconv+conv)×5 {mae['deconv-conv5']:.4f}")
+    arch_statement = ("A transformer block + linear layer decodes better than shallow conv/deconv decoders; "
+                      "InversionNet's deep deconv decoder is better still, at 9× the parameters.")
+    arch_theirs = ("Table 4 (Marmousi) MAE: transformer 136.7, conv×2 140.7, deconv×1 168.0, (deconv+conv)×5 126.6; "
+                   "Table 9 (Kimberlina-Leakage): 8.13, 13.42, 21.32, 6.86")
     if arch_rows:
         claims.append(Claim(
-            id="invlint.decoder-architecture", paper="InvLINT",
-            statement="A transformer block + linear layer decodes better than shallow conv/deconv decoders; "
-                      "InversionNet's deep deconv decoder is better still, at 9× the parameters.",
-            theirs="Table 4 (Marmousi) MAE: transformer 136.7, conv×2 140.7, deconv×1 168.0, (deconv+conv)×5 126.6; "
-                   "Table 9 (Kimberlina-Leakage): 8.13, 13.42, 21.32, 6.86",
+            id="invlint.decoder-architecture", paper="InvLINT", statement=arch_statement, theirs=arch_theirs,
             ours="normalised test MAE, one seed: " + "; ".join(arch_rows),
             rule="holds if on every variant family the transformer beats conv×2 and deconv×1 and (deconv+conv)×5 "
                  "beats the transformer, partly if either ordering holds on one; judged at full only (the cpu "
@@ -1026,8 +1044,24 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
             verdict=judge(p, arch_ok == len(arch_rows), arch_part >= 1, judged_at=("full",)),
             chapter=CHAPTER, profile=p, setting=size + f"; {config.epochs} epochs, conv decoders at width "
                                                       f"{config.decoder_width:g}"))
+    else:
+        claims.append(Claim(
+            id="invlint.decoder-architecture", paper="InvLINT", statement=arch_statement, theirs=arch_theirs,
+            ours="the decoder variants were not trained in this run",
+            rule="needs the variants decoder:conv2, decoder:deconv1 and decoder:deconv-conv5 on a variant family",
+            verdict=judge(p, False, judged_at=()), chapter=CHAPTER, profile=p,
+            setting=f"variants trained: {list(config.variants)} on {list(config.variant_families)}"))
 
     # 9. against classic FWI (§4.5)
+    fwi_statement = "InvLINT is more accurate than multiscale classic FWI, at a fraction of the time per sample."
+    fwi_theirs = "§4.5 MAE InvLINT vs FWI: " + "; ".join(f"{d}: {a} vs {b}" for d, (a, b) in PAPER_FWI.items())
+    if not metrics["fwi"]:
+        claims.append(Claim(
+            id="invlint.beats-fwi", paper="InvLINT", statement=fwi_statement, theirs=fwi_theirs,
+            ours="classic FWI not run at this profile", rule="needs classic FWI (fwi_iterations > 0)",
+            verdict=judge(p, False, judged_at=()), chapter=CHAPTER, profile=p,
+            setting="classic FWI is off in this run (fwi_iterations = 0; at cpu the baselines chapter runs it "
+                    "against InversionNet on the same splits)"))
     if metrics["fwi"]:
         rows, wins, partial = [], 0, 0
         for fam, f in metrics["fwi"].items():
@@ -1035,19 +1069,23 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
             per_seed = [float(np.mean(arrays[f"invlint-{fam}-s{s}/test_mae_per_sample"][:k]) * VELOCITY_SCALE)
                         for s in config.seeds if f"invlint-{fam}-s{s}/test_mae_per_sample" in arrays]
             mean, std = mean_std(per_seed)
-            wins += mean + std < f["mae_ms"]
+            learned_s = [r["inference_s_per_sample"] for r in metrics["runs"] if r["model"] == "invlint"
+                         and r["variant"] == "default" and r["family"] == fam and "inference_s_per_sample" in r]
+            learned_s = float(np.mean(learned_s)) if learned_s else float("nan")
+            faster = learned_s < f["s_per_sample"]
+            wins += mean + std < f["mae_ms"] and faster
             partial += mean < f["mae_ms"]
-            rows.append(f"{fam}: {pm(mean, std, len(per_seed), '.1f')} vs {f['mae_ms']:.1f} m/s "
-                        f"({seconds(f['s_per_sample'])}/sample FWI)")
+            rows.append(f"{fam}: {pm(mean, std, len(per_seed), '.1f')} vs {f['mae_ms']:.1f} m/s, "
+                        f"{seconds(learned_s)} vs {seconds(f['s_per_sample'])} per sample")
         nf = len(metrics["fwi"])
         claims.append(Claim(
-            id="invlint.beats-fwi", paper="InvLINT",
-            statement="InvLINT is more accurate than multiscale classic FWI, at a fraction of the time per sample.",
-            theirs="§4.5 MAE InvLINT vs FWI: " + "; ".join(f"{d}: {a} vs {b}" for d, (a, b) in PAPER_FWI.items()),
-            ours="; ".join(rows),
-            rule="holds if InvLINT's mean + std over seeds is below FWI's MAE on every family, partly if its mean "
-                 "is below on at least one; judged at full only (at cpu FWI gets a handful of steps per band "
-                 "and InvLINT a few epochs: neither is the method the paper ran)",
+            id="invlint.beats-fwi", paper="InvLINT", statement=fwi_statement, theirs=fwi_theirs,
+            ours="InvLINT vs FWI on the same test samples, MAE and time per sample (inference vs inversion; "
+                 "training not counted): " + "; ".join(rows),
+            rule="holds if on every family InvLINT's mean + std MAE over seeds is below FWI's and its time per "
+                 "sample is below FWI's, partly if its mean MAE is below on at least one; judged at full only "
+                 "(at cpu FWI gets a handful of steps per band and InvLINT a few epochs: neither is the method "
+                 "the paper ran)",
             verdict=judge(p, wins == nf, partial >= 1, judged_at=("full",)),
             chapter=CHAPTER, profile=p,
             setting=f"{config.fwi_samples} test sample(s) per family; FWI {config.fwi_iterations} Adam steps per band "

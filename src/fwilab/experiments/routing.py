@@ -5,7 +5,8 @@ top-2 routing over soft bands) is trained on the *union* of the families' traini
 load-balancing variant — ``released`` (in the loss value, no gradient, as the released code does),
 ``gradient`` (the same term with its gradient: its target is the router's own top-k selection, so it
 sharpens the gates rather than balancing them; see :mod:`fwilab.layers.router`) and ``uniform`` (target
-1/E with its gradient, the released code's commented-out alternative: the variant that balances) — so
+1/E with its gradient, the released code's commented-out alternative: it pulls the mean gates toward
+balance, which the selections need not follow) — so
 one router sees every family and its decisions can be compared across families. While it trains,
 :class:`~fwilab.experiments.spamoe.SPAMoEMonitor` records per batch the selection frequency and mean
 gate, and per epoch every validation sample's gates and top-k choice, the band-to-expert matrix and

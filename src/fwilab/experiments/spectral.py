@@ -305,7 +305,9 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
                f"{config.epochs} epochs, batch {config.batch_size}, {config.n_seeds} seed(s); SPAMoE at the "
                f"'{config.model_size}' size with its ViT encoder trained from scratch (no DINOv3 weights); "
                f"InversionNet width {config.inversionnet_width} trained here with the same budget; verdicts "
-               f"at the {', '.join(JUDGED_AT)} profile only (smaller runs do not train the networks far enough)")
+               f"at the {', '.join(JUDGED_AT)} profile only (smaller runs do not train the networks far enough); "
+               "theirs: OpenFWI's training sets (24k-60k samples per dataset), a pretrained DINOv3 encoder, "
+               "epochs not reported — our full run is far smaller, so a shortfall may be the budget's")
     if red:
         avg = float(np.mean(list(red.values())))
         clear = 0
@@ -318,11 +320,14 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
             statement="SPAMoE reduces the average MAE by 44.4 % relative to the best baseline.",
             theirs=f"−{100 * PAPER_MAE_REDUCTION:.1f} % average MAE vs the best official OpenFWI baseline, "
                    "ten OpenFWI datasets (real data)",
-            ours=f"{-100 * avg:+.1f} % average vs InversionNet; " + "; ".join(
+            ours=f"average MAE change vs InversionNet {-100 * avg:+.1f} % "
+                 f"({'SPAMoE better' if avg > 0 else 'SPAMoE worse' if avg < 0 else 'no change'}); MAE SPAMoE vs "
+                 "InversionNet: " + "; ".join(
                 f"{f}: {pm(*comp[f]['spamoe'])} vs {pm(*comp[f]['inversionnet'])} ({-100 * r:+.1f} %)"
                 for f, r in red.items()),
             rule=f"holds if our average reduction is at least {100 * (PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE):.1f} % "
-                 f"(theirs less {100 * MAE_REDUCTION_TOLERANCE:.0f} points); partly if SPAMoE is better on average "
+                 f"(theirs less {100 * MAE_REDUCTION_TOLERANCE:.0f} points; a change of "
+                 f"−{100 * (PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE):.1f} % or lower); partly if SPAMoE is better on average "
                  "and beats InversionNet by more than the larger seed std on at least half the families",
             verdict=judge_spamoe(p, avg >= PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE,
                           avg > 0 and 2 * clear >= len(red)),
@@ -375,16 +380,21 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
     if best and abl in comp and best in comp[abl]:
         contenders[best] = comp[abl][best][0]
     if contenders and "spamoe" in runs:
-        ref_mae = comp[abl]["spamoe"][0] if abl in comp and "spamoe" in comp[abl] else runs["spamoe"]["mae"]
-        beyond = [v for v, m in contenders.items() if ref_mae < m - noise]
-        lower = [v for v, m in contenders.items() if ref_mae < m]
+        # like with like: the one-seed routing ablations against the reference's run with the same seed,
+        # the best single expert (run on every seed) against the reference's mean over seeds
+        seed_mae = runs["spamoe"]["mae"]
+        mean_mae = comp[abl]["spamoe"][0] if abl in comp and "spamoe" in comp[abl] else seed_mae
+        ref_for = {v: mean_mae if v == best else seed_mae for v in contenders}
+        beyond = [v for v, m in contenders.items() if ref_for[v] < m - noise]
+        lower = [v for v, m in contenders.items() if ref_for[v] < m]
         claims.append(Claim(
             id="spamoe.routing-helps", paper="SPAMoE",
             statement="Routing frequency bands to a learned mixture of FNO, MNO and LNO experts beats fixed "
                       "routing and any single operator.",
             theirs="the spectral decomposition and routing mechanism reduces the error (no routing ablation reported)",
-            ours=f"learned routing {ref_mae:.4f} vs " + "; ".join(f"{v}: {m:.4f}" for v, m in contenders.items())
-                 + f" (test MAE on {abl}; seed std {noise:.4f})",
+            ours=f"test MAE on {abl}, learned routing vs " + "; ".join(
+                f"{v}: {ref_for[v]:.4f} vs {m:.4f}" + (" (means over seeds)" if v == best else f" (seed {seed})")
+                for v, m in contenders.items()) + f"; seed std of the reference {noise:.4f}",
             rule="holds if learned routing beats every alternative by more than the reference's seed std; partly "
                  "if it beats at least one by that margin or all of them in the mean",
             verdict=judge_spamoe(p, len(beyond) == len(contenders), bool(beyond) or len(lower) == len(contenders)),

@@ -1047,7 +1047,7 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
     else:
         claims.append(Claim(
             id="invlint.decoder-architecture", paper="InvLINT", statement=arch_statement, theirs=arch_theirs,
-            ours="the decoder variants were not trained in this run",
+            ours="the decoder variants this claim compares were not all trained in this run",
             rule="needs the variants decoder:conv2, decoder:deconv1 and decoder:deconv-conv5 on a variant family",
             verdict=judge(p, False, judged_at=()), chapter=CHAPTER, profile=p,
             setting=f"variants trained: {list(config.variants)} on {list(config.variant_families)}"))

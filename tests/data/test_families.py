@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fwilab.data.families import FAMILIES, V_MAX, V_MIN, check_family, generate_velocity
+from fwilab.data.families import FAMILIES, V_MAX, V_MIN, _Layered, check_family, generate_velocity
 
 N = 24  # maps per family in the structural tests
 
@@ -160,3 +160,12 @@ def test_speed():
     t = time.perf_counter()
     generate_velocity("curvefault-b", 300, seed=0)
     assert time.perf_counter() - t < 3.0  # 1,000 maps take about 1 s on 2 cores
+
+
+def test_a_cell_on_an_interface_belongs_to_the_layer_below():
+    """Interface depths are the top of the layer below (``z >= depth``), flat and displaced alike."""
+    flat = _Layered(np.array([3.0]), np.array([1500.0, 2000.0]))
+    z = np.arange(6.0)[:, None]
+    np.testing.assert_array_equal(flat(z, np.zeros((1, 1)))[:, 0], [1500.0] * 3 + [2000.0] * 3)
+    shifted = _Layered(np.array([3.0]), np.array([1500.0, 2000.0]), curve=lambda x: np.ones_like(x))
+    np.testing.assert_array_equal(shifted(z, np.zeros((1, 1)))[:, 0], [1500.0] * 4 + [2000.0] * 2)

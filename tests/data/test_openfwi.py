@@ -69,6 +69,11 @@ def test_discover_errors_name_the_files(tmp_path):
     (tmp_path / "model" / "model2.npy").unlink()
     with pytest.raises(ValueError, match=r"without their velocity file: .*data2\.npy"):
         discover_pairs(tmp_path)
+    other = tmp_path / "other"
+    write_files(other, [2, 2])
+    (other / "data" / "data2.npy").unlink()   # the mirror case, in a folder that is not a generated one
+    with pytest.raises(ValueError, match=r"without their seismic file: .*model2\.npy"):
+        discover_pairs(other)
 
 
 def test_mismatched_counts_dtypes_and_shapes_name_both_files(tmp_path):

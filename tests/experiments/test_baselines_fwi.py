@@ -76,3 +76,17 @@ def test_one_seed_shows_no_spread_and_fractions_of_a_second():
     assert "0.0123 s vs 0.4 s per sample" in one.ours
     two = _fwi_claim("smoke", learned_mae_ms=50.0, learned_s=0.0123, fwi_s=0.4)
     assert "50.0 ± 1.4 vs 100.0 m/s" in two.ours
+
+
+@pytest.mark.parametrize("factor, verdict", [(0.5, "holds"), (1.9, "holds"), (2.5, "does not hold")])
+def test_inversionnet_regime_is_at_most_twice_theirs(factor, verdict):
+    """Our MAE at most 2× OpenFWI's (a lower one counts too: generated data may be easier)."""
+    from fwilab.experiments import baselines
+
+    theirs = baselines.OPENFWI_INVERSIONNET_L1["flatvel-a"][0]
+    config = make_config("baselines", "smoke", families=["flatvel-a"], n_seeds=2)
+    object.__setattr__(config, "profile", "full")
+    runs = [{"model": "inversionnet", "family": "flatvel-a", "seed": s, "mae": factor * theirs, "rmse": 0.2,
+             "ssim": 0.8, "mae_ms": 1.0, "inference_s_per_sample": 0.01} for s in config.seeds]
+    claims = {c.id: c for c in baselines.judge_claims(config, {"runs": runs, "fwi": {}}, {})}
+    assert claims["baselines.inversionnet-regime"].verdict == verdict

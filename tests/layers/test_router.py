@@ -143,6 +143,16 @@ def test_router_parameters_get_gradients_through_the_combine_weights():
         assert dict(router.named_parameters())[name].grad.abs().sum() > 0, name
 
 
+def test_the_monitored_statistics_carry_no_graph():
+    """mean gate, selection frequency, band mixing and preferences are records for the monitor: kept
+    over an epoch, a graph attached to them would hold every batch's activations alive."""
+    router = SpectralAttentionRouter(4, 3, top_k=2)
+    routing = router(torch.randn(6, 4, 8, 8))
+    assert routing.gates.requires_grad            # the gates themselves train
+    for name in ("mean_gate", "selection_frequency", "band_mixing", "preference"):
+        assert not getattr(routing, name).requires_grad, name
+
+
 def test_bad_router_options_are_refused():
     with pytest.raises(ValueError, match="routing"):
         SpectralAttentionRouter(4, 3, routing="greedy")

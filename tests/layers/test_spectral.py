@@ -9,6 +9,7 @@ import torch
 from fwilab.layers.spectral import (
     HIGH_BAND,
     LOW_BAND,
+    annulus_mask,
     band_centres,
     band_decompose,
     centred_spectrum,
@@ -148,3 +149,12 @@ def test_soft_bands_sum_to_the_input_filtered_by_the_mask_sum():
     energy = lambda v: v.pow(2).sum()
     for band in band_decompose(x, masks):
         assert energy(band) <= energy(x)
+
+
+def test_bands_are_half_open():
+    """``1[lo ≤ r < hi]`` (FACTS.md §2: low band r ∈ [0.05, 0.30), high band r ∈ [0.40, 0.85)): a
+    radius on a band's upper edge belongs to the next band, so adjacent bands never count it twice."""
+    r = torch.tensor([0.0499, 0.05, 0.2999, 0.30, 0.40, 0.8499, 0.85], dtype=torch.float64)   # exact edges
+    assert annulus_mask(r, LOW_BAND).tolist() == [0, 1, 1, 0, 0, 0, 0]
+    assert annulus_mask(r, HIGH_BAND).tolist() == [0, 0, 0, 0, 1, 1, 0]
+    assert (annulus_mask(r, (0.0, 0.30)) + annulus_mask(r, (0.30, 1.0))).tolist() == [1] * 7

@@ -154,6 +154,13 @@ def test_damping_profile_convention():
     torch.testing.assert_close(d[:nbc, col].flip(0), expected_left)
     torch.testing.assert_close(d[nbc + acq.nz:, col], expected_left)
     assert d[0, 0] == pytest.approx(kappa0) and d[-1, -1] == pytest.approx(kappa0)
+    # corners take the left/right (column) profile on every row, as AbcCoef2D does: not the larger of
+    # the two, nor their sum
+    for corner in (d[:nbc, :nbc], d[nbc + acq.nz:, :nbc]):
+        torch.testing.assert_close(corner, expected_left.flip(0).expand(nbc, nbc))
+    for corner in (d[:nbc, nbc + acq.nx:], d[nbc + acq.nz:, nbc + acq.nx:]):
+        torch.testing.assert_close(corner, expected_left.expand(nbc, nbc))
+    assert d[0, nbc - 1] == 0   # the corner column next to the model: zero, though row 0 is the outer edge
 
 
 def test_first_sample_and_source_scaling():

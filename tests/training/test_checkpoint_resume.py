@@ -341,3 +341,17 @@ def test_epoch_hooks_are_saved_with_their_epoch_and_restored_on_resume(tmp_path,
         fit(mlp(), data, val, mse, _config(tmp_path / "c"), hooks=[_EpochLog()], resume=True)
     with pytest.raises(ValueError, match="EpochHook"):
         fit(mlp(), data, val, mse, _config(tmp_path / "d"), hooks=[lambda record: None])
+
+
+def test_seed_everything_seeds_every_generator_from_the_seed():
+    from fwilab.training.checkpoint import seed_everything
+
+    def draws(seed):
+        seed_everything(seed)
+        return random.random(), float(np.random.rand()), torch.rand(3)
+
+    a, b, c = draws(1), draws(1), draws(2)
+    assert a[:2] == b[:2] and torch.equal(a[2], b[2])
+    assert a[0] != c[0] and a[1] != c[1] and not torch.equal(a[2], c[2])   # each generator takes the seed
+    with pytest.raises(ValueError, match="seed"):
+        seed_everything(-1)

@@ -2,7 +2,7 @@
 #   make book       set up .venv, execute the chapters (rendering the committed artifacts), build the HTML
 #   make test       unit tests, every chapter at the smoke profile, the book build, the browser check
 #   make bench      speed benchmarks (forward modelling, FWI gradient, InversionNet training), written to results/bench/
-#   make reproduce PROFILE=full DEVICE=cuda [CHAPTERS=data,baselines]   recompute and rewrite artifacts
+#   make reproduce PROFILE=full DEVICE=cuda [CHAPTERS=data,baselines] [OPENFWI_DIR=/data/openfwi]   recompute and rewrite artifacts
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,7 +18,7 @@ PIP_INSTALL := $(BIN)/pip install $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND
 .PHONY: book test bench reproduce env clean help
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,5p' Makefile
 
 $(VENV)/.installed: pyproject.toml .ci/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,8 @@ bench: env
 	$(BIN)/python -m fwilab bench train --device $(DEVICE)
 
 reproduce: env
-	$(BIN)/python -m fwilab reproduce --profile $(PROFILE) --device $(DEVICE) --chapters $(CHAPTERS)
+	$(BIN)/python -m fwilab reproduce --profile $(PROFILE) --device $(DEVICE) --chapters $(CHAPTERS) \
+		$(if $(OPENFWI_DIR),--openfwi-dir $(OPENFWI_DIR))
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

@@ -31,6 +31,8 @@ def test_help_lists_commands():
      "fwi_frequencies must be a list of numbers"),
     (["run", "data", "--profile", "smoke", "--set", "progress=maybe"], "progress must be true or false"),
     (["run", "data", "--profile", "smoke", "--set", "profile=full"], "with --profile"),
+    (["run", "data", "--profile", "smoke", "--openfwi-dir", "/x"], "--openfwi-dir applies to the chapters"),
+    (["run", "baselines", "--profile", "cpu", "--openfwi-dir", "/nowhere/openfwi"], "is not a folder"),
 ])
 def test_bad_input_exits_2_with_message(args, message, capsys, tmp_path):
     assert main([*args, "--results-dir", str(tmp_path)]) == 2

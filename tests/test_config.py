@@ -120,3 +120,17 @@ def test_strings_from_the_command_line_or_papermill_become_the_fields_types(give
 def test_a_value_of_the_wrong_type_is_named(given, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
         TypedConfig.preset("smoke", **given)
+
+
+def test_the_data_source_field_keeps_old_hashes_and_is_not_an_override():
+    """openfwi_dir=None (generated data) leaves every hash as it was before the field existed; real
+    files are another experiment (hash) at the same size (not an override of the preset)."""
+    from fwilab.experiments import make_config
+
+    generated = make_config("baselines", "cpu")
+    assert "openfwi_dir" not in generated.identity() and generated.data_source == "generated OpenFWI-like data"
+    assert generated.config_hash == "6f86d5344c5d233b"   # the committed baselines/cpu artifact's
+    real = make_config("baselines", "cpu", openfwi_dir="/data/openfwi")
+    assert real.config_hash != generated.config_hash and real.piece_hash != generated.piece_hash
+    assert real.preset_overrides() == {} and "real OpenFWI files under /data/openfwi" in real.data_source
+    assert make_config("baselines", "cpu", n_seeds=1).preset_overrides() == {"n_seeds": (3, 1)}

@@ -110,7 +110,7 @@ def execute_chapter(name: str, out_dir: Path, parameters: dict[str, Any], *, roo
     try:
         pm.execute_notebook(str(unexecuted), str(tmp), parameters=parameters, cwd=str(root),
                             kernel_name="python3", log_output=log_output, progress_bar=False,
-                            execution_timeout=timeout)
+                            execution_timeout=timeout, **_kernel_config())
         os.replace(tmp, out)
     finally:
         unexecuted.unlink(missing_ok=True)
@@ -119,6 +119,19 @@ def execute_chapter(name: str, out_dir: Path, parameters: dict[str, Any], *, roo
         else:
             os.environ["TQDM_DISABLE"] = previous
     return out
+
+
+def _kernel_config() -> dict[str, Any]:
+    """Ask jupyter_client (≥ 8.10) to encrypt the kernel's local TCP sockets where the kernel supports
+    it: ipykernel ≥ 7.3 warns on every start of an unencrypted kernel, once per chapter."""
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+
+    import zmq
+
+    if "transport_encryption" not in KernelManager.class_trait_names() or not zmq.has("curve"):
+        return {}
+    return {"config": Config({"KernelManager": {"transport_encryption": "auto"}})}
 
 
 def stage_book(site: Path, executed: dict[str, Path], root: Path | None = None) -> None:

@@ -54,6 +54,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.chapter = names[0]
         pairs.remove(names[0])
     options = dict(device=args.device, seed=args.seed, results_dir=args.results_dir, recompute=args.recompute)
+    if args.openfwi_dir is not None:
+        if args.chapter not in _real_data_chapters():
+            raise ValueError(f"--openfwi-dir applies to the chapters that train on a family's splits "
+                             f"({', '.join(_real_data_chapters())}), not to {args.chapter!r}")
+        options["openfwi_dir"] = str(Path(args.openfwi_dir).expanduser().resolve())
     overrides = _overrides(pairs)
     if "profile" in overrides:
         raise ValueError("the profile is chosen with --profile, not --set profile=...")
@@ -74,11 +79,22 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .experiments import EXPERIMENTS, make_config, run_chapter
 
     names = list(EXPERIMENTS) if args.chapters in (None, "", "all") else args.chapters.split(",")
+    real = {} if args.openfwi_dir is None else {"openfwi_dir": str(Path(args.openfwi_dir).expanduser().resolve())}
     for name in names:
         cfg = make_config(name, args.profile, device=args.device, seed=args.seed,
-                          results_dir=args.results_dir, recompute=True)
+                          results_dir=args.results_dir, recompute=True,
+                          **(real if name in _real_data_chapters() else {}))
         run_chapter(cfg)
     return 0
+
+
+def _real_data_chapters() -> list[str]:
+    """The chapters whose config takes ``openfwi_dir`` (they train on a family's splits)."""
+    from dataclasses import fields
+
+    from .experiments import EXPERIMENTS, experiment
+
+    return [n for n in EXPERIMENTS if "openfwi_dir" in {f.name for f in fields(experiment(n).CONFIG)}]
 
 
 def _cmd_data_generate(args: argparse.Namespace) -> int:
@@ -151,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--seed", type=int, default=0, help="base seed (data and training)")
         sp.add_argument("--results-dir", default="results",
                         help="artifacts go to RESULTS_DIR/CHAPTER/PROFILE (one per chapter and profile)")
+        sp.add_argument("--openfwi-dir", default=None, metavar="DIR",
+                        help="train and test on the real OpenFWI files in DIR (one sub-folder per dataset, "
+                             "e.g. DIR/FlatVel_A/data/data1.npy) instead of generated data")
 
     r = parser("run", "run (or load) one chapter's experiment and save its artifact")
     r.add_argument("chapter", nargs="?", metavar="CHAPTER", help=f"one of {', '.join(EXPERIMENTS)}")
@@ -214,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as e:  # bad input: one clear line, no traceback
+    except (ValueError, FileNotFoundError) as e:  # bad input or a missing folder: one clear line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like

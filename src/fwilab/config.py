@@ -28,6 +28,10 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 #: in the provenance but left out of the config hash, so a CPU artifact is reused on a GPU machine.
 EXECUTION_FIELDS: frozenset[str] = frozenset({"device", "recompute", "results_dir", "progress"})
 
+#: Optional fields left out of the config hash while they hold this default, so that adding one kept
+#: the hash of every artifact and piece made before it (``openfwi_dir``: None = generated data).
+HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {"openfwi_dir": None}
+
 
 def check_profile(profile: str) -> str:
     if profile not in PROFILES:
@@ -204,14 +208,18 @@ class ExperimentConfig:
         return _jsonable(self)
 
     def identity(self) -> dict[str, Any]:
-        """What the run computes: the config less execution-only fields."""
-        return {k: v for k, v in self.to_dict().items() if k not in EXECUTION_FIELDS}
+        """What the run computes: the config less execution-only fields (and optional fields at
+        their :data:`HASH_NEUTRAL_DEFAULTS`)."""
+        return {k: v for k, v in self.to_dict().items() if k not in EXECUTION_FIELDS
+                and not (k in HASH_NEUTRAL_DEFAULTS and v == HASH_NEUTRAL_DEFAULTS[k])}
 
     def preset_overrides(self) -> dict[str, tuple[Any, Any]]:
         """``{field: (preset value, this config's value)}`` for every field that differs from the
-        profile's preset, execution fields and the seed aside (another seed is the same experiment)."""
+        profile's preset, execution fields aside, and the seed and the data source (another seed, or
+        the real OpenFWI files instead of generated ones, is the same experiment at the same size)."""
         preset = type(self).preset(self.profile).identity()
-        return {k: (preset.get(k), v) for k, v in self.identity().items() if k != "seed" and preset.get(k) != v}
+        return {k: (preset.get(k), v) for k, v in self.identity().items()
+                if k not in ("seed", "openfwi_dir") and preset.get(k) != v}
 
     @property
     def config_hash(self) -> str:
@@ -234,6 +242,30 @@ class ExperimentConfig:
     @property
     def torch_device(self) -> torch.device:
         return resolve_device(self.device)
+
+
+@dataclass(frozen=True)
+class OpenFWIFilesMixin:
+    """For chapter configs that train on a family's splits: where the real OpenFWI files are.
+
+    Attributes:
+        openfwi_dir: a folder holding one sub-folder per OpenFWI dataset, named as OpenFWI names them
+            (``FlatVel_A``) or as we do (``flatvel-a``), each in either OpenFWI layout
+            (:mod:`fwilab.data.openfwi`). ``None`` (the default): data generated here. With real files
+            the training and validation samples come from OpenFWI's train split and the test samples
+            from its test split (:func:`fwilab.data.splits.load_family_splits`); ``seed`` then seeds
+            the training only. A relative path is taken from the current folder (from the project
+            root in a chapter's notebook): an absolute one is safest.
+    """
+
+    openfwi_dir: str | None = None
+
+    @property
+    def data_source(self) -> str:
+        """How the claims' settings name the data: generated, or the real files."""
+        if self.openfwi_dir is None:
+            return "generated OpenFWI-like data"
+        return f"the real OpenFWI files under {self.openfwi_dir}"
 
 
 class SurveyMixin:

@@ -26,8 +26,18 @@ def provenance_markdown(art: Artifact) -> str:
         f"- **device** {p.get('device_name')} · torch {p.get('torch')} · **wall time** {p.get('wall_s')} s"
         + (f" (pieces: {p['compute_wall_s']:.0f} s of compute over {len(p.get('pieces_wall_s', {}))} pieces, "
            "each recorded with its own commit)" if p.get("compute_wall_s") is not None else "") + "\n"
+        + _data_line(art.config) +
         ":::\n"
     )
+
+
+def _data_line(config: dict[str, Any]) -> str:
+    """Which data a training chapter used (configs with ``openfwi_dir``; none for the data chapter)."""
+    if "openfwi_dir" not in config:
+        return ""
+    if config["openfwi_dir"] is None:
+        return "- **data** generated here (OpenFWI's survey and families, seeded by the seed above)\n"
+    return f"- **data** the real OpenFWI files under `{config['openfwi_dir']}` (OpenFWI's train and test splits)\n"
 
 
 def pm(mean: float, std: float, n: int, spec: str = ".4f") -> str:

@@ -67,3 +67,13 @@ def test_unknown_profile_fails_the_chapter(tmp_path):
 
     with pytest.raises(papermill.PapermillExecutionError, match="unknown profile 'huge'"):
         execute_chapter("claims", tmp_path, {"profile": "huge", "results_dir": str(tmp_path)})
+
+
+def test_chapters_execute_without_the_unencrypted_kernel_warning(tmp_path, capfd):
+    """ipykernel ≥ 7.3 warns on stderr at every start of a kernel on unencrypted TCP: once per chapter
+    in `make book`'s output. The kernel is asked for encrypted sockets."""
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError):   # the cheapest full kernel start and stop
+        execute_chapter("claims", tmp_path, {"profile": "huge", "results_dir": str(tmp_path)})
+    assert "without encryption" not in capfd.readouterr().err

@@ -344,3 +344,27 @@ def test_routing_chapter_runs_at_smoke(tmp_path, tiny_survey):
         key = f"spamoe-lb-{r['load_balance']}-s0"
         np.testing.assert_allclose(art.arrays[f"{key}/epoch_band_mixing"].sum(axis=-1), 1.0, rtol=1e-5)
     assert [c["id"] for c in art.claims] == ["spamoe.no-collapse"]
+
+
+@pytest.mark.slow
+def test_a_chapter_trains_on_real_openfwi_files_when_pointed_at_them(tmp_path, tiny_survey, monkeypatch):
+    """--openfwi-dir: the splits come from the files (nothing is generated), the claims say so."""
+    from fwilab.data import splits
+    from fwilab.data.openfwi import write_pair
+
+    rng = np.random.default_rng(0)
+    for k, n in ((1, 16), (49, 8)):   # one train and one test file of FlatVel_A, on the tiny survey
+        write_pair(tmp_path / "openfwi" / "FlatVel_A", k,
+                   rng.normal(size=(n, *TINY_RUN.seismic_shape)).astype(np.float32),
+                   rng.integers(1500, 4500, size=(n, *TINY_RUN.velocity_shape)).astype(np.float32))
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("generated data was asked for")
+
+    monkeypatch.setattr(splits, "cached_dataset", no_generation)
+    config = make_config("routing", "smoke", device="cpu", results_dir=str(tmp_path / "r"), progress=False,
+                         families=["flatvel-a"], epochs=1, batch_size=2, load_balances=["released"],
+                         openfwi_dir=str(tmp_path / "openfwi"))
+    art = routing.run(config)
+    assert art.config["openfwi_dir"] == str(tmp_path / "openfwi")
+    assert "real OpenFWI files" in art.claims[0]["setting"]

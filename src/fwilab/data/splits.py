@@ -5,6 +5,11 @@ acquisition) and split by index: the first ``n_train`` samples train, the next `
 best epoch, and the last ``n_test`` are only ever evaluated. Sample i does not depend on how many
 are generated, so the same cache serves every chapter (and a larger request extends it).
 
+With ``openfwi_dir`` (a user's copy of the real OpenFWI files) the splits come from those files
+instead: training and validation samples from the start of OpenFWI's train split (files 1–48 of a
+Vel family, …), test samples from the start of its test split, so the test samples are the ones
+OpenFWI itself tests on (:func:`openfwi_splits`).
+
 Normalisation is OpenFWI's: ``sign(x)·log1p(|x|)`` then min-max with the family's published
 ``data_min / data_max`` (:data:`fwilab.data.normalize.DATA_RANGE`) for seismic data, and
 1500..4500 m/s → [-1, 1] for velocity.
@@ -12,7 +17,9 @@ Normalisation is OpenFWI's: ``sign(x)·log1p(|x|)`` then min-max with the family
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,7 +27,8 @@ from torch.utils.data import TensorDataset
 
 from ..physics.acquisition import OPENFWI, Acquisition
 from .generate import cached_dataset, load_arrays
-from .normalize import normalize_seismic, normalize_velocity
+from .normalize import dataset_name, normalize_seismic, normalize_velocity
+from .openfwi import OpenFWIDataset
 
 
 @dataclass
@@ -50,11 +58,15 @@ def _normalised(family: str, seismic: np.ndarray, velocity: np.ndarray) -> Tenso
 
 def load_family_splits(family: str, n_train: int, n_val: int, n_test: int, *, seed: int = 0,
                        acquisition: Acquisition = OPENFWI, device: str = "auto",
-                       progress: bool = True) -> FamilySplits:
-    """Generate (or load from the cache) one family's data and split it by index."""
+                       progress: bool = True, openfwi_dir: str | os.PathLike | None = None) -> FamilySplits:
+    """Generate (or load from the cache) one family's data and split it by index; with
+    ``openfwi_dir``, read the real OpenFWI files instead (:func:`openfwi_splits`; ``seed``,
+    ``device`` and ``progress`` then play no part)."""
     for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
         if n < 1:
             raise ValueError(f"{name} must be >= 1, got {n}")
+    if openfwi_dir is not None:
+        return openfwi_splits(family, n_train, n_val, n_test, openfwi_dir, acquisition=acquisition)
     total = n_train + n_val + n_test
     path = cached_dataset(family, total, seed=seed, acquisition=acquisition, device=device, progress=progress)
     seismic, velocity = load_arrays(path, total)
@@ -66,4 +78,68 @@ def load_family_splits(family: str, n_train: int, n_val: int, n_test: int, *, se
         test=_normalised(family, seismic[b:total], velocity[b:total]),
         test_seismic_raw=np.ascontiguousarray(seismic[b:total]),
         test_velocity_ms=np.ascontiguousarray(velocity[b:total]),
+    )
+
+
+def openfwi_family_folder(openfwi_dir: str | os.PathLike, family: str) -> Path:
+    """The sub-folder of ``openfwi_dir`` holding ``family``'s files, named as OpenFWI names it
+    (``FlatVel_A``) or as we do (``flatvel-a``); ``openfwi_dir`` itself if it is named so."""
+    root = Path(openfwi_dir).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"openfwi_dir {str(root)!r} is not a folder")
+    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for p in (root, *subfolders):
+        if dataset_name(p.name) == family:
+            return p
+    found = ", ".join(p.name for p in subfolders) or "no sub-folders"
+    raise FileNotFoundError(f"no folder for {family!r} in openfwi_dir {str(root)!r}: expected a sub-folder named "
+                            f"as OpenFWI names it (e.g. 'FlatVel_A') or as fwilab does ('flatvel-a'); found {found}")
+
+
+def _read(ds: OpenFWIDataset, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Samples ``start … start + n − 1`` of ``ds`` (raw amplitudes and m/s), read file by file."""
+    seismic = np.empty((n, *ds.seismic_shape), dtype=np.float32)
+    velocity = np.empty((n, *ds.velocity_shape), dtype=np.float32)
+    i = start
+    while i < start + n:
+        pair, row = ds.locate(i)
+        s, v = np.load(pair.seismic, mmap_mode="r"), np.load(pair.velocity, mmap_mode="r")
+        take = min(len(s) - row, start + n - i)
+        seismic[i - start:i - start + take] = s[row:row + take]
+        velocity[i - start:i - start + take] = v[row:row + take]
+        i += take
+    return seismic, velocity
+
+
+def openfwi_splits(family: str, n_train: int, n_val: int, n_test: int, openfwi_dir: str | os.PathLike, *,
+                   acquisition: Acquisition = OPENFWI) -> FamilySplits:
+    """One family's splits from the real OpenFWI files under ``openfwi_dir``.
+
+    The first ``n_train`` samples of OpenFWI's train split train and the next ``n_val`` select the best
+    epoch; the first ``n_test`` samples of its test split are scored. The files must be on
+    ``acquisition``'s survey (OpenFWI's files are on :data:`~fwilab.physics.acquisition.OPENFWI`:
+    a profile with a shorter record cannot use them).
+    """
+    folder = openfwi_family_folder(openfwi_dir, family)
+    train = OpenFWIDataset(folder, family=family, split="train", normalize=False)
+    test = OpenFWIDataset(folder, family=family, split="test", normalize=False)
+    want = (tuple(acquisition.seismic_shape), tuple(acquisition.velocity_shape))
+    if (tuple(train.seismic_shape), tuple(train.velocity_shape)) != want:
+        raise ValueError(f"the files in {folder} hold seismic {tuple(train.seismic_shape)} and velocity "
+                         f"{tuple(train.velocity_shape)} per sample, but this run's survey needs {want[0]} and "
+                         f"{want[1]} (nt={acquisition.nt}): use a profile on OpenFWI's survey (cpu or full)")
+    if n_train + n_val > len(train):
+        raise ValueError(f"the train split of {folder} holds {len(train)} samples, fewer than n_train + n_val "
+                         f"= {n_train} + {n_val}")
+    if n_test > len(test):
+        raise ValueError(f"the test split of {folder} holds {len(test)} samples, fewer than n_test = {n_test}")
+    seismic, velocity = _read(train, 0, n_train + n_val)
+    test_seismic, test_velocity = _read(test, 0, n_test)
+    return FamilySplits(
+        family=family,
+        train=_normalised(family, seismic[:n_train], velocity[:n_train]),
+        val=_normalised(family, seismic[n_train:], velocity[n_train:]),
+        test=_normalised(family, test_seismic, test_velocity),
+        test_seismic_raw=test_seismic,
+        test_velocity_ms=test_velocity,
     )

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..claims import Claim, judge
-from ..config import ExperimentConfig, SurveyMixin
+from ..config import ExperimentConfig, OpenFWIFilesMixin, SurveyMixin
 from ..data.families import FAMILIES, check_family
 from ..data.splits import load_family_splits
 from ..metrics import count_flops, count_parameters, cpu_latency, mean_std
@@ -65,14 +65,15 @@ TRAINING_FIELDS = frozenset({"width", "epochs", "batch_size", "lr", "gan_epochs"
 
 
 @dataclass(frozen=True)
-class BaselinesConfig(SurveyMixin, ExperimentConfig):
+class BaselinesConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     """Parameters of the baselines chapter.
 
     Attributes:
         families: families InversionNet is trained on; gan_families: those VelocityGAN is trained on;
             fwi_families: those classic FWI runs on (``None``: all of ``families``).
         n_seeds: training seeds per family (``seed``, ``seed + 1``, ...); ``seed`` also seeds the data.
-        n_train, n_val, n_test: split sizes per family (one generated dataset, split by index).
+        n_train, n_val, n_test: split sizes per family (one generated dataset split by index, or the
+            real files' splits: see :class:`~fwilab.config.OpenFWIFilesMixin`).
         nt, nbc: time steps and absorbing cells of the acquisition (OpenFWI: 1000 and 120).
         width: InversionNet channel multiplier (1.0 = the official 24.4 M-parameter network).
         epochs, batch_size, lr: training (OpenFWI: 120 epochs, batch 256, AdamW lr 1e-4).
@@ -236,7 +237,8 @@ def run(config: BaselinesConfig) -> Artifact:
     arrays: dict[str, np.ndarray] = {}
     for fam in dict.fromkeys(config.families + config.gan_families):
         splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, seed=config.seed,
-                                    acquisition=config.acquisition, device=config.device, progress=config.progress)
+                                    acquisition=config.acquisition, device=config.device, progress=config.progress,
+                                    openfwi_dir=config.openfwi_dir)
         models = (["inversionnet"] if fam in config.families else []) + \
                  (["velocitygan"] if fam in config.gan_families and config.gan_epochs > 0 else [])
         for model in models:
@@ -279,7 +281,7 @@ def judge_claims(config: BaselinesConfig, metrics: dict[str, Any], arrays: dict[
     inv = summary(metrics, "inversionnet")
     ratios = {fam: s["mae"] / OPENFWI_INVERSIONNET_L1[fam][0] for fam, s in inv.items()}
     within = [fam for fam, r in ratios.items() if r <= REGIME_FACTOR]
-    setting = (f"generated data, {config.n_train} training samples per family (theirs: real OpenFWI data, "
+    setting = (f"{config.data_source}, {config.n_train} training samples per family (theirs: real OpenFWI data, "
                f"24k-60k), {config.epochs} epochs (theirs 120), batch {config.batch_size} (theirs 256), "
                f"InversionNet width {config.width}, {config.n_seeds} seed(s)")
     claims.append(Claim(
@@ -289,7 +291,7 @@ def judge_claims(config: BaselinesConfig, metrics: dict[str, Any], arrays: dict[
                + "; ".join(f"{fam}: {OPENFWI_INVERSIONNET_L1[fam][0]:.4f}" for fam in inv),
         ours="; ".join(f"{fam}: {pm(s['mae'], s['mae_std'], s['seeds'])} ({ratios[fam]:.1f}x)" for fam, s in inv.items()),
         rule=f"holds if our MAE is at most {REGIME_FACTOR:g}x theirs on every family, partly on at least half "
-             "(a lower MAE than theirs also counts: our generated data may be easier than the real files); "
+             "(a lower MAE than theirs also counts: generated data may be easier than the real files); "
              "judged at the full profile only (smaller runs are under-trained by design)",
         verdict=judge(p, len(within) == len(inv), 2 * len(within) >= len(inv), judged_at=("full",)),
         chapter=CHAPTER, profile=p, setting=setting))

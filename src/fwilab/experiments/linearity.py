@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from ..claims import Claim, judge
-from ..config import ExperimentConfig, SurveyMixin
+from ..config import ExperimentConfig, OpenFWIFilesMixin, SurveyMixin
 from ..data.families import check_family
 from ..data.splits import FamilySplits, load_family_splits
 from ..layers.integral import DECODER_KERNELS, ENCODER_KERNELS, SeismicIntegralTransform, VelocityIntegralTransform
@@ -153,7 +153,7 @@ def parse_variant(spec: str) -> tuple[str, Any]:
 
 
 @dataclass(frozen=True)
-class LinearityConfig(SurveyMixin, ExperimentConfig):
+class LinearityConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     """Parameters of the InvLINT chapter.
 
     Attributes:
@@ -733,7 +733,8 @@ def run(config: LinearityConfig) -> Artifact:
 
     for fam in config.families:
         splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, seed=config.seed,
-                                    acquisition=config.acquisition, device=config.device, progress=config.progress)
+                                    acquisition=config.acquisition, device=config.device, progress=config.progress,
+                                    openfwi_dir=config.openfwi_dir)
         metrics["linearity"][fam] = piece(f"linearity-{fam}", lambda: _linearity(config, splits))
         metrics["decoder_kernels"][fam] = piece(f"decoder-kernels-{fam}", lambda: _decoder_kernels(config, splits))["kernels"]
         metrics["kernel_counts"][fam] = piece(f"kernel-counts-{fam}", lambda: _kernel_counts(config, splits))
@@ -815,7 +816,7 @@ def _kernel_winners(table: dict[str, dict[str, Any]]) -> tuple[str, dict[str, fl
 def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[Claim]:
     p = config.profile
     claims: list[Claim] = []
-    size = (f"generated data, {config.n_train} / {config.n_val} / {config.n_test} train / validation / test "
+    size = (f"{config.data_source}, {config.n_train} / {config.n_val} / {config.n_test} train / validation / test "
             f"samples per family (theirs: Kimberlina-Leakage ~16k, Marmousi 24k, Salt 120 training samples); "
             "their datasets differ from ours, so ratios and rankings are compared")
     lin = metrics["linearity"]

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..claims import Claim
-from ..config import ExperimentConfig, SurveyMixin
+from ..config import ExperimentConfig, OpenFWIFilesMixin, SurveyMixin
 from ..data.families import check_family
 from ..data.splits import load_family_splits
 from ..models.spamoe import LOAD_BALANCE_MODES, SPAMoEConfig
@@ -48,7 +48,7 @@ ROUTING_DIFFERENCE_TV: float = 0.10
 
 
 @dataclass(frozen=True)
-class RoutingConfig(SurveyMixin, ExperimentConfig):
+class RoutingConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     """Parameters of the routing-statistics chapter.
 
     Attributes:
@@ -137,7 +137,8 @@ def run(config: RoutingConfig) -> Artifact:
     parts: dict[str, list] = {"train": [], "val": [], "test": []}
     for fam in config.families:
         s = load_family_splits(fam, config.n_train, config.n_val, config.n_test, seed=config.seed,
-                               acquisition=config.acquisition, device=config.device, progress=config.progress)
+                               acquisition=config.acquisition, device=config.device, progress=config.progress,
+                               openfwi_dir=config.openfwi_dir)
         parts["train"].append(head(s.train, config.train_per_family))
         parts["val"].append(head(s.val, config.val_per_family))
         parts["test"].append(head(s.test, config.test_per_family))
@@ -181,8 +182,8 @@ def judge_claims(config: RoutingConfig, metrics: dict[str, Any]) -> list[Claim]:
     p = config.profile
     runs = metrics["runs"]
     setting = (f"one SPAMoE ('{config.model_size}' size, encoder from scratch) per load-balancing variant and "
-               f"seed, trained on {config.train_per_family} samples of each of {len(config.families)} generated "
-               f"families for {config.epochs} epochs (test MAE "
+               f"seed, trained on {config.train_per_family} samples of each of {len(config.families)} "
+               f"families ({config.data_source}) for {config.epochs} epochs (test MAE "
                + ", ".join(f"{r['mae_ms']:.0f}" for r in runs)
                + f" m/s); routing of {config.test_per_family} test samples per family. Judged at the "
                f"{', '.join(JUDGED_AT)} profile only: routing statistics speak for the paper's model once the "

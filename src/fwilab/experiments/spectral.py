@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..claims import Claim
-from ..config import ExperimentConfig, SurveyMixin
+from ..config import ExperimentConfig, OpenFWIFilesMixin, SurveyMixin
 from ..data.families import check_family
 from ..data.splits import load_family_splits
 from ..metrics import mean_std
@@ -78,7 +78,7 @@ HINGE_ACTIVE_FRACTION: float = 0.10
 
 
 @dataclass(frozen=True)
-class SpectralConfig(SurveyMixin, ExperimentConfig):
+class SpectralConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     """Parameters of the spectral-ablations chapter.
 
     Attributes:
@@ -182,7 +182,8 @@ def run(config: SpectralConfig) -> Artifact:
     done: set[str] = set()
     for fam in families:
         s = load_family_splits(fam, config.n_train, config.n_val, config.n_test, seed=config.seed,
-                               acquisition=acq, device=config.device, progress=config.progress)
+                               acquisition=acq, device=config.device, progress=config.progress,
+                               openfwi_dir=config.openfwi_dir)
         train, val, test = (head(s.train, config.train_samples), head(s.val, config.val_samples),
                             head(s.test, config.test_samples))
         rho_t = target_energy_ratio(train)
@@ -301,7 +302,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
     claims = []
     comp = comparison(metrics)
     red = mae_reduction(metrics, config.families)
-    setting = (f"generated OpenFWI-like data, {config.train_samples} training samples per family, "
+    setting = (f"{config.data_source}, {config.train_samples} training samples per family, "
                f"{config.epochs} epochs, batch {config.batch_size}, {config.n_seeds} seed(s); SPAMoE at the "
                f"'{config.model_size}' size with its ViT encoder trained from scratch (no DINOv3 weights); "
                f"InversionNet width {config.inversionnet_width} trained here with the same budget; verdicts "

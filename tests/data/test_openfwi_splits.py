@@ -62,3 +62,18 @@ def test_bad_folders_and_sizes_fail_naming_the_problem(openfwi_root, tmp_path):
         load_family_splits("flatvel-a", 2, 1, 5, acquisition=SURVEY, openfwi_dir=root)
     with pytest.raises(ValueError, match=r"needs \(2, 30, 8\).*nt=30.*cpu or full"):
         load_family_splits("flatvel-a", 2, 1, 1, acquisition=SURVEY.replace(nt=30), openfwi_dir=root)
+
+
+def test_a_fault_family_in_openfwis_fault_layout(tmp_path):
+    """FlatFault_A ships as seisG_1_K.npy / velG_1_K.npy: K 0–31 train, 32–35 test."""
+    folder = tmp_path / "FlatFault_A"
+    folder.mkdir()
+    files = {}
+    for name, seed in (("2_1_0", 1), ("2_1_32", 2)):
+        s, v = _pair(4, seed)
+        np.save(folder / f"seis{name}.npy", s)
+        np.save(folder / f"vel{name}.npy", v)
+        files[name] = (s, v)
+    split = load_family_splits("flatfault-a", 3, 1, 2, acquisition=SURVEY, openfwi_dir=tmp_path)
+    np.testing.assert_allclose(split.val.tensors[1].numpy(), normalize_velocity(files["2_1_0"][1][3:4]), rtol=1e-6)
+    np.testing.assert_array_equal(split.test_velocity_ms, files["2_1_32"][1][:2])

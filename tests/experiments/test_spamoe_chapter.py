@@ -262,6 +262,12 @@ def test_routing_claim_compares_like_with_like():
         make_config("spectral", "full", families=["flatvel-a", "curvevel-a"], ablation_family="curvevel-a",
                     n_seeds=2), metrics, arrays)}["spamoe.routing-helps"]
     assert claim.verdict == PARTLY and "uniform-routing: 0.0490 vs 0.0495 (seed 0)" in claim.ours
+    assert "seed std of the reference 0.0014" in claim.ours
+    metrics["runs"] = [r for r in metrics["runs"] if r["seed"] == 0]   # one seed: no spread, not "std 0.0000"
+    claims = {c.id: c for c in spectral.judge_claims(
+        make_config("spectral", "full", families=["flatvel-a", "curvevel-a"], ablation_family="curvevel-a",
+                    n_seeds=1), metrics, arrays)}
+    assert "one seed: no spread" in claims["spamoe.bound-helps"].ours and "0.0000" not in claims["spamoe.bound-helps"].ours
 
 
 def test_routing_claims_flag_collapse_and_family_differences():

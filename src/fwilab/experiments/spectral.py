@@ -339,7 +339,8 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
     abl, seed = config.ablation_family, config.seed
     ref = f"spamoe-{abl}-s{seed}"
     runs = {r["variant"]: r for r in metrics["runs"] if r["family"] == abl and r["seed"] == seed}
-    noise = comp.get(abl, {}).get("spamoe", (0.0, 0.0, 1))[1]
+    _, noise, n_noise = comp.get(abl, {}).get("spamoe", (0.0, 0.0, 1))
+    spread = f"seed std of the reference {noise:.4f}" if n_noise > 1 else "one seed: no spread to compare with"
     if "bound-off" in runs and "spamoe" in runs:
         rho_min = runs["spamoe"]["rho_min"]
         on = bound_statistics(arrays, ref, rho_min)
@@ -370,7 +371,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
             statement="Enforcing the spectral lower bound lowers the reconstruction error.",
             theirs="the bound mitigates high-frequency collapse (no ablation reported)",
             ours=f"test MAE with the bound at 1× ρ_min {ref_mae:.4f}; " + "; ".join(
-                f"{v}: {m:.4f}" for v, m in others.items()) + f" (seed std of the reference {noise:.4f})",
+                f"{v}: {m:.4f}" for v, m in others.items()) + f" ({spread})",
             rule="holds if the bound at 1× beats the run without it by more than the reference's seed std, "
                  "partly if it is lower at all",
             verdict=judge_spamoe(p, ref_mae < others["bound-off"] - noise, ref_mae < others["bound-off"]),
@@ -395,7 +396,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
             theirs="the spectral decomposition and routing mechanism reduces the error (no routing ablation reported)",
             ours=f"test MAE on {abl}, learned routing vs " + "; ".join(
                 f"{v}: {ref_for[v]:.4f} vs {m:.4f}" + (" (means over seeds)" if v == best else f" (seed {seed})")
-                for v, m in contenders.items()) + f"; seed std of the reference {noise:.4f}",
+                for v, m in contenders.items()) + f"; {spread}",
             rule="holds if learned routing beats every alternative by more than the reference's seed std; partly "
                  "if it beats at least one by that margin or all of them in the mean",
             verdict=judge_spamoe(p, len(beyond) == len(contenders), bool(beyond) or len(lower) == len(contenders)),

@@ -42,7 +42,7 @@ bench: env
 
 reproduce: env
 	$(BIN)/python -m fwilab reproduce --profile $(PROFILE) --device $(DEVICE) --chapters $(CHAPTERS) \
-		$(if $(OPENFWI_DIR),--openfwi-dir $(OPENFWI_DIR))
+		$(if $(OPENFWI_DIR),--openfwi-dir "$(OPENFWI_DIR)")
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

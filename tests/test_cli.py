@@ -33,6 +33,7 @@ def test_help_lists_commands():
     (["run", "data", "--profile", "smoke", "--set", "profile=full"], "with --profile"),
     (["run", "data", "--profile", "smoke", "--openfwi-dir", "/x"], "--openfwi-dir applies to the chapters"),
     (["run", "baselines", "--profile", "cpu", "--openfwi-dir", "/nowhere/openfwi"], "is not a folder"),
+    (["reproduce", "--chapters", "data", "--openfwi-dir", "/x"], "none of which is among ['data']"),
 ])
 def test_bad_input_exits_2_with_message(args, message, capsys, tmp_path):
     assert main([*args, "--results-dir", str(tmp_path)]) == 2

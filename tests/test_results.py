@@ -256,3 +256,21 @@ def test_a_run_that_overrides_its_preset_lists_its_claims_unjudged(tmp_path):
     assert load_artifact(tmp_path, "toy", "cpu").claims == other.claims
     assert any("differs from the cpu preset in n" in line for line in logged)
     assert ToyConfig.preset("cpu", seed=5, device="cpu", recompute=True).preset_overrides() == {}
+
+
+def test_an_overridden_artifact_saved_with_verdicts_is_unjudged_when_loaded(tmp_path):
+    """Artifacts saved before overridden runs were left unjudged: loaded, and in the ledger, they are too."""
+    from fwilab.claims import HOLDS, NOT_JUDGED, ledger_rows
+    from fwilab.experiments import make_config, run_chapter
+
+    config = make_config("data", "cpu", n_real=8, results_dir=str(tmp_path))
+    claim = dict(id="data.x", paper="p", statement="s", theirs="1", ours="2", rule="r", verdict=HOLDS,
+                 chapter="data", profile="cpu", setting="")
+    save_artifact(Artifact(chapter="data", config=config.to_dict(), provenance={"config_hash": config.config_hash},
+                           metrics={}, arrays={}, claims=[claim]), tmp_path)
+    stored = load_artifact(tmp_path, "data", "cpu")
+    assert ledger_rows([stored])[0]["verdict"] == NOT_JUDGED
+    assert run_chapter(config, log=lambda s: None).claims[0]["verdict"] == NOT_JUDGED
+    plain = make_config("data", "cpu", results_dir=str(tmp_path))
+    stored.config = plain.to_dict()
+    assert ledger_rows([stored])[0]["verdict"] == HOLDS

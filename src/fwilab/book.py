@@ -40,13 +40,22 @@ def project_root() -> Path:
 def resolve_results_dir(results_dir: str | os.PathLike) -> Path:
     """A relative ``results_dir`` is taken from the project root, so a chapter opened from ``book/``
     in Jupyter reads the same committed artifacts as ``make book``."""
-    p = Path(results_dir)
+    return Path(project_path(results_dir))
+
+
+def project_path(path: str | os.PathLike | None) -> str | None:
+    """A chapter's path parameter as an absolute path: a relative one is taken from the project root
+    (where ``make book`` runs the chapters, whichever folder Jupyter was opened in); ``None`` and ``""``
+    stay ``None``."""
+    if path is None or str(path) == "":
+        return None
+    p = Path(path).expanduser()
     if p.is_absolute():
-        return p
+        return str(p)
     try:
-        return project_root() / p
+        return str(project_root() / p)
     except FileNotFoundError:
-        return p.resolve()
+        return str(p.resolve())
 
 
 def toc_documents(root: Path | None = None) -> list[str]:

@@ -91,6 +91,20 @@ def unjudged_for_overrides(claims: Iterable[dict[str, Any]], overrides: dict[str
     return out
 
 
+def _overrides_of(art: Any) -> dict[str, tuple[Any, Any]]:
+    """The preset overrides recorded in an artifact's config (an artifact saved before overridden runs
+    were left unjudged keeps its verdicts otherwise); none when its config cannot be rebuilt."""
+    config = getattr(art, "config", None)
+    if not config or "profile" not in config:
+        return {}
+    try:
+        from .experiments import experiment
+
+        return experiment(art.chapter).CONFIG(**config).preset_overrides()
+    except (ValueError, TypeError):   # another chapter, or a config from another version
+        return {}
+
+
 def ledger_rows(artifacts: Iterable[Any], largest_profile_only: bool = True) -> list[dict[str, Any]]:
     """All claims of the given artifacts, one dict per claim, ordered by chapter then id.
 
@@ -103,7 +117,7 @@ def ledger_rows(artifacts: Iterable[Any], largest_profile_only: bool = True) -> 
     rank = {p: i for i, p in enumerate(PROFILES)}
     rows = []
     for art in artifacts:
-        for c in art.claims:
+        for c in unjudged_for_overrides(art.claims, _overrides_of(art)):
             Claim(**c)  # validates the stored verdict
             rows.append(dict(c))
     if largest_profile_only:

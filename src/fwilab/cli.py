@@ -80,6 +80,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     names = list(EXPERIMENTS) if args.chapters in (None, "", "all") else args.chapters.split(",")
     real = {} if args.openfwi_dir is None else {"openfwi_dir": str(Path(args.openfwi_dir).expanduser().resolve())}
+    if real and not set(names) & set(_real_data_chapters()):
+        raise ValueError(f"--openfwi-dir applies to the chapters that train on a family's splits "
+                         f"({', '.join(_real_data_chapters())}), none of which is among {names}")
     for name in names:
         cfg = make_config(name, args.profile, device=args.device, seed=args.seed,
                           results_dir=args.results_dir, recompute=True,

@@ -179,6 +179,8 @@ class ExperimentConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             coerced = _coerce(f.name, value, hints[f.name])
+            if f.name in HASH_NEUTRAL_DEFAULTS and coerced == "":   # an empty path: the default
+                coerced = HASH_NEUTRAL_DEFAULTS[f.name]
             if coerced is not value:
                 object.__setattr__(self, f.name, coerced)
         check_profile(self.profile)
@@ -254,11 +256,24 @@ class OpenFWIFilesMixin:
             (:mod:`fwilab.data.openfwi`). ``None`` (the default): data generated here. With real files
             the training and validation samples come from OpenFWI's train split and the test samples
             from its test split (:func:`fwilab.data.splits.load_family_splits`); ``seed`` then seeds
-            the training only. A relative path is taken from the current folder (from the project
-            root in a chapter's notebook): an absolute one is safest.
+            the training only. A relative path is taken from the current folder on the command line
+            (which records it absolute) and from the project root in a chapter's notebook
+            (:func:`fwilab.book.project_path`). The hash records the path, not the files: replacing
+            the files under the same path needs ``recompute``.
     """
 
     openfwi_dir: str | None = None
+
+    def check_openfwi_files(self, families) -> None:
+        """With ``openfwi_dir``, fail before any training if a family's folder is missing, too short
+        or on another survey (a run would otherwise train every earlier family first)."""
+        if self.openfwi_dir is None:
+            return
+        from .data.splits import openfwi_datasets
+
+        for family in dict.fromkeys(families):
+            openfwi_datasets(family, self.n_train, self.n_val, self.n_test, self.openfwi_dir,
+                             acquisition=self.acquisition)
 
     @property
     def data_source(self) -> str:

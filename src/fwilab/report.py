@@ -36,21 +36,25 @@ def _data_line(config: dict[str, Any]) -> str:
     if "openfwi_dir" not in config:
         return ""
     if config["openfwi_dir"] is None:
-        return "- **data** generated here (OpenFWI's survey and families, seeded by the seed above)\n"
+        return "- **data** generated here (OpenFWI's families and acquisition, seeded by the seed above)\n"
     return f"- **data** the real OpenFWI files under `{config['openfwi_dir']}` (OpenFWI's train and test splits)\n"
 
 
 def pm(mean: float, std: float, n: int, spec: str = ".4f") -> str:
     """``"mean ± std"`` of a result over ``n`` seeds; one seed has no spread, so ``"mean (1 seed)"``
-    rather than a misleading ``± 0``."""
+    rather than a misleading ``± 0``; none is ``"– (no seeds)"``."""
+    if n < 1:
+        return "– (no seeds)"
     if n < 2:
         return f"{mean:{spec}} (1 seed)"
     return f"{mean:{spec}} ± {std:{spec}}"
 
 
 def seconds(s: float) -> str:
-    """A duration for the page: three significant figures below 100 s (smoke runs take fractions of a
-    second, which ``:.0f`` shows as "0 s"), whole seconds above."""
+    """A duration for the page: milliseconds below a second (smoke runs and inference take fractions of
+    a second, which ``:.0f`` showed as "0 s"), three significant figures below 100 s, whole seconds above."""
+    if abs(s) < 1:
+        return f"{1e3 * s:.3g} ms"
     return f"{s:.3g} s" if abs(s) < 100 else f"{s:.0f} s"
 
 

@@ -31,7 +31,7 @@ from typing import Any, BinaryIO, Callable, Iterable
 import numpy as np
 import torch
 
-from .config import ExperimentConfig, device_name, resolve_device
+from .config import EXECUTION_FIELDS, ExperimentConfig, device_name, resolve_device
 
 ARTIFACT_JSON = "artifact.json"
 ARRAYS_NPZ = "arrays.npz"
@@ -234,6 +234,7 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
         found = None
     if found is not None and not config.recompute:
         if found.config_hash == config.config_hash:
+            found.claims = _unjudged_if_overridden(found.claims, config)   # an artifact saved before the rule
             p = found.provenance
             log(f"loaded {config.CHAPTER}/{config.profile} from {config.results_dir} "
                 f"(commit {str(p.get('git_commit'))[:10]}, {p.get('device_name')}, {p.get('wall_s')} s)")
@@ -252,9 +253,7 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
     artifact.config = config.to_dict()
     overrides = config.preset_overrides()
     if overrides:
-        from .claims import unjudged_for_overrides
-
-        artifact.claims = unjudged_for_overrides(artifact.claims, overrides)
+        artifact.claims = _unjudged_if_overridden(artifact.claims, config)
         log(f"this run differs from the {config.profile} preset in {', '.join(overrides)}: its claims are "
             "listed but not judged")
     if is_main_process():
@@ -263,9 +262,15 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
     return artifact
 
 
+def _unjudged_if_overridden(claims: list[dict[str, Any]], config: ExperimentConfig) -> list[dict[str, Any]]:
+    from .claims import unjudged_for_overrides
+
+    return unjudged_for_overrides(claims, config.preset_overrides())
+
+
 def _config_change(saved: dict[str, Any], config: ExperimentConfig) -> str:
     """``seed=0 (now 1), lr=0.001 (now 0.002)``: the fields in which a saved artifact's config differs."""
-    now = config.identity()
+    now = {k: v for k, v in config.to_dict().items() if k not in EXECUTION_FIELDS}   # the neutral defaults too
     diff = [f"{k}={saved.get(k)!r} (now {v!r})" for k, v in now.items() if saved.get(k) != v]
     return ", ".join(diff) if diff else f"another config (hash {config.config_hash} now)"
 

@@ -77,3 +77,18 @@ def test_a_fault_family_in_openfwis_fault_layout(tmp_path):
     split = load_family_splits("flatfault-a", 3, 1, 2, acquisition=SURVEY, openfwi_dir=tmp_path)
     np.testing.assert_allclose(split.val.tensors[1].numpy(), normalize_velocity(files["2_1_0"][1][3:4]), rtol=1e-6)
     np.testing.assert_array_equal(split.test_velocity_ms, files["2_1_32"][1][:2])
+
+
+def test_a_chapter_checks_every_familys_files_before_training(openfwi_root, monkeypatch):
+    """CurveVel_A is empty: the run stops before FlatVel_A, listed first, trains for hours."""
+    from fwilab.experiments import make_config
+    from fwilab.experiments.linearity import LinearityConfig
+
+    monkeypatch.setattr(LinearityConfig, "acquisition", property(lambda self: SURVEY))
+    root, _ = openfwi_root
+    config = make_config("linearity", "cpu", families=["flatvel-a", "curvevel-a"], openfwi_dir=str(root),
+                         variant_families=["flatvel-a"], encoder_kernel_families=["flatvel-a"], n_train=2,
+                         n_val=1, n_test=1)
+    with pytest.raises(ValueError, match=r"CurveVel_A"):
+        config.check_openfwi_files(config.families)
+    assert make_config("linearity", "cpu", openfwi_dir="").openfwi_dir is None   # an empty path: generated data

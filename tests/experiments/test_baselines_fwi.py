@@ -73,7 +73,7 @@ def test_one_seed_shows_no_spread_and_fractions_of_a_second():
     smoke run's times are fractions of a second (":.0f" printed them as "0 s")."""
     one = _fwi_claim("smoke", learned_mae_ms=50.0, learned_s=0.0123, fwi_s=0.4, n_seeds=1)
     assert "50.0 (1 seed) vs 100.0 m/s" in one.ours and "±" not in one.ours
-    assert "0.0123 s vs 0.4 s per sample" in one.ours
+    assert "12.3 ms vs 400 ms per sample" in one.ours
     two = _fwi_claim("smoke", learned_mae_ms=50.0, learned_s=0.0123, fwi_s=0.4)
     assert "50.0 ± 1.4 vs 100.0 m/s" in two.ours
 

@@ -120,6 +120,23 @@ def openfwi_splits(family: str, n_train: int, n_val: int, n_test: int, openfwi_d
     ``acquisition``'s survey (OpenFWI's files are on :data:`~fwilab.physics.acquisition.OPENFWI`:
     a profile with a shorter record cannot use them).
     """
+    train, test = openfwi_datasets(family, n_train, n_val, n_test, openfwi_dir, acquisition=acquisition)
+    seismic, velocity = _read(train, 0, n_train + n_val)
+    test_seismic, test_velocity = _read(test, 0, n_test)
+    return FamilySplits(
+        family=family,
+        train=_normalised(family, seismic[:n_train], velocity[:n_train]),
+        val=_normalised(family, seismic[n_train:], velocity[n_train:]),
+        test=_normalised(family, test_seismic, test_velocity),
+        test_seismic_raw=test_seismic,
+        test_velocity_ms=test_velocity,
+    )
+
+
+def openfwi_datasets(family: str, n_train: int, n_val: int, n_test: int, openfwi_dir: str | os.PathLike, *,
+                     acquisition: Acquisition = OPENFWI) -> tuple[OpenFWIDataset, OpenFWIDataset]:
+    """OpenFWI's train and test splits of ``family`` under ``openfwi_dir`` (raw, memory-mapped), checked
+    against the sizes and the survey a run needs; reads the files' headers only."""
     folder = openfwi_family_folder(openfwi_dir, family)
     train = OpenFWIDataset(folder, family=family, split="train", normalize=False)
     test = OpenFWIDataset(folder, family=family, split="test", normalize=False)
@@ -133,13 +150,4 @@ def openfwi_splits(family: str, n_train: int, n_val: int, n_test: int, openfwi_d
                          f"= {n_train} + {n_val}")
     if n_test > len(test):
         raise ValueError(f"the test split of {folder} holds {len(test)} samples, fewer than n_test = {n_test}")
-    seismic, velocity = _read(train, 0, n_train + n_val)
-    test_seismic, test_velocity = _read(test, 0, n_test)
-    return FamilySplits(
-        family=family,
-        train=_normalised(family, seismic[:n_train], velocity[:n_train]),
-        val=_normalised(family, seismic[n_train:], velocity[n_train:]),
-        test=_normalised(family, test_seismic, test_velocity),
-        test_seismic_raw=test_seismic,
-        test_velocity_ms=test_velocity,
-    )
+    return train, test

@@ -235,6 +235,7 @@ def _model_costs(config: BaselinesConfig) -> dict[str, Any]:
 def run(config: BaselinesConfig) -> Artifact:
     metrics: dict[str, Any] = {"runs": [], "fwi": {}}
     arrays: dict[str, np.ndarray] = {}
+    config.check_openfwi_files(config.families + config.gan_families)   # before the first family trains
     for fam in dict.fromkeys(config.families + config.gan_families):
         splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, seed=config.seed,
                                     acquisition=config.acquisition, device=config.device, progress=config.progress,
@@ -255,7 +256,7 @@ def run(config: BaselinesConfig) -> Artifact:
         arrays[f"truth/{fam}"] = np.asarray(splits.test.tensors[1][:4].numpy(), dtype=np.float32)
     # a piece, so re-assembling the artifact does not re-time the models on whatever load the machine has
     costs = run_piece(config, "costs", lambda: (_model_costs(config), {}),
-                      unrelated=FWI_FIELDS | (TRAINING_FIELDS - {"width"}))[0]
+                      unrelated=FWI_FIELDS | (TRAINING_FIELDS - {"width"}) | {"openfwi_dir"})[0]
     metrics["costs"] = {k: v for k, v in costs.items() if isinstance(v, dict)}   # the piece's own provenance aside
     art = Artifact(chapter=CHAPTER, config=config.to_dict(), provenance={}, metrics=metrics, arrays=arrays)
     art.claims = [c.to_dict() for c in judge_claims(config, metrics, arrays)]
@@ -302,9 +303,10 @@ def judge_claims(config: BaselinesConfig, metrics: dict[str, Any], arrays: dict[
     if not metrics["fwi"]:
         claims.append(Claim(
             id="baselines.learned-beats-fwi", paper="InvLINT", statement=fwi_statement, theirs=fwi_theirs,
-            ours="classic FWI not run at this profile", rule="needs classic FWI (fwi_iterations > 0)",
+            ours="classic FWI not run in this run", rule="needs classic FWI (fwi_iterations > 0 on fwi_families)",
             verdict=judge(p, False, judged_at=()), chapter=CHAPTER, profile=p,
-            setting="classic FWI is off in this run (fwi_iterations = 0)"))
+            setting=f"classic FWI is off in this run (fwi_iterations = {config.fwi_iterations}, "
+                    f"fwi_families = {list(config.fwi_families)})"))
     if metrics["fwi"]:
         rows, wins, partial = [], 0, 0
         for fam, f in metrics["fwi"].items():

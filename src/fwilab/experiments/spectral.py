@@ -395,7 +395,9 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
                       "routing and any single operator.",
             theirs="the spectral decomposition and routing mechanism reduces the error (no routing ablation reported)",
             ours=f"test MAE on {abl}, learned routing vs " + "; ".join(
-                f"{v}: {ref_for[v]:.4f} vs {m:.4f}" + (" (means over seeds)" if v == best else f" (seed {seed})")
+                f"{v}: {ref_for[v]:.4f} vs {m:.4f}"
+                + (f" (means over {comp[abl][best][2]} seeds)" if v == best and comp[abl][best][2] > 1
+                   else f" (seed {seed})")
                 for v, m in contenders.items()) + f"; {spread}",
             rule="holds if learned routing beats every alternative by more than the reference's seed std; partly "
                  "if it beats at least one by that margin or all of them in the mean",

@@ -109,6 +109,26 @@ def _cmd_data_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    from .data.splits import describe_openfwi_dir
+
+    rows = describe_openfwi_dir(args.openfwi_dir)
+    if not rows:
+        raise ValueError(f"no OpenFWI dataset folders under {args.openfwi_dir} (expected sub-folders such as "
+                         "FlatVel_A/ or flatvel-a/)")
+    bad = 0
+    for r in rows:
+        if "error" in r:
+            bad += 1
+            print(f"{r['family']:13s} {r['folder']}: ERROR {r['error']}")
+            continue
+        note = "OpenFWI survey" if r["survey"] else "NOT on OpenFWI's survey: the chapters cannot use it"
+        bad += not r["survey"]
+        print(f"{r['family']:13s} train {r['train']:6d}  test {r['test']:6d}  seismic {r['seismic']}  "
+              f"velocity {r['velocity']}  ({note})  {r['folder']}")
+    return 1 if bad else 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .benchmarks import run_benchmark
 
@@ -204,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="samples per .npy file (default: the folder's own when extending it, else OpenFWI's 500)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_cmd_data_generate)
+    text = ("list the real OpenFWI datasets in a folder (one sub-folder per dataset) with the samples of their\n"
+            "train and test splits and their shapes, as the chapters' --openfwi-dir reads them; exit 1 if one\n"
+            "cannot be used")
+    ck = dsub.add_parser("check", help=text, description=text, formatter_class=_HelpFormatter)
+    ck.add_argument("openfwi_dir", metavar="DIR", help="folder with FlatVel_A/, CurveFault_A/, ... (or flatvel-a/, ...)")
+    ck.set_defaults(func=_cmd_data_check)
 
     b = parser("bench", "speed benchmarks (make bench)")
     b.add_argument("what", choices=["forward", "gradient", "train"],

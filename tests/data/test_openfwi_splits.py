@@ -92,3 +92,19 @@ def test_a_chapter_checks_every_familys_files_before_training(openfwi_root, monk
     with pytest.raises(ValueError, match=r"CurveVel_A"):
         config.check_openfwi_files(config.families)
     assert make_config("linearity", "cpu", openfwi_dir="").openfwi_dir is None   # an empty path: generated data
+
+
+def test_data_check_lists_each_dataset_and_flags_what_a_chapter_cannot_read(openfwi_root, capsys):
+    from fwilab.cli import main
+
+    root, _ = openfwi_root   # FlatVel_A on a tiny survey (not OpenFWI's), CurveVel_A empty
+    assert main(["data", "check", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "curvevel-a" in out and "ERROR no OpenFWI files" in out
+    assert "flatvel-a     train     10  test      4" in out and "NOT on OpenFWI's survey" in out
+    assert main(["data", "check", str(root / "CurveVel_A")]) == 1   # the folder itself is a dataset
+    assert main(["data", "check", str(root / "nowhere")]) == 2 and "is not a folder" in capsys.readouterr().err
+    from fwilab.data.splits import describe_openfwi_dir
+
+    rows = {r["family"]: r for r in describe_openfwi_dir(root, acquisition=SURVEY)}
+    assert rows["flatvel-a"]["survey"] and (rows["flatvel-a"]["train"], rows["flatvel-a"]["test"]) == (10, 4)

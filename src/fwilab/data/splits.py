@@ -151,3 +151,32 @@ def openfwi_datasets(family: str, n_train: int, n_val: int, n_test: int, openfwi
     if n_test > len(test):
         raise ValueError(f"the test split of {folder} holds {len(test)} samples, fewer than n_test = {n_test}")
     return train, test
+
+
+def describe_openfwi_dir(openfwi_dir: str | os.PathLike, acquisition: Acquisition = OPENFWI) -> list[dict]:
+    """One row per OpenFWI dataset found under ``openfwi_dir`` (sub-folders named like ``FlatVel_A``
+    or ``flatvel-a``): its folder, the samples of its train and test splits, the per-sample shapes and
+    whether they are ``acquisition``'s; ``error`` names what stops a chapter from reading it."""
+    from .normalize import DATA_RANGE
+
+    root = Path(openfwi_dir).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"openfwi_dir {str(root)!r} is not a folder")
+    rows = []
+    for family in DATA_RANGE:
+        try:
+            folder = openfwi_family_folder(root, family)
+        except FileNotFoundError:
+            continue
+        row: dict = {"family": family, "folder": str(folder)}
+        try:
+            train = OpenFWIDataset(folder, family=family, split="train", normalize=False)
+            test = OpenFWIDataset(folder, family=family, split="test", normalize=False)
+            row.update(train=len(train), test=len(test), seismic=tuple(train.seismic_shape),
+                       velocity=tuple(train.velocity_shape),
+                       survey=(tuple(train.seismic_shape), tuple(train.velocity_shape))
+                       == (tuple(acquisition.seismic_shape), tuple(acquisition.velocity_shape)))
+        except (ValueError, FileNotFoundError) as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+    return rows

@@ -54,11 +54,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.chapter = names[0]
         pairs.remove(names[0])
     options = dict(device=args.device, seed=args.seed, results_dir=args.results_dir, recompute=args.recompute)
-    if args.openfwi_dir is not None:
-        if args.chapter not in _real_data_chapters():
-            raise ValueError(f"--openfwi-dir applies to the chapters that train on a family's splits "
-                             f"({', '.join(_real_data_chapters())}), not to {args.chapter!r}")
-        options["openfwi_dir"] = str(Path(args.openfwi_dir).expanduser().resolve())
+    options.update(_openfwi_option(args.openfwi_dir, [args.chapter], refused=f"not to {args.chapter!r}")
+                   .get(args.chapter, {}))
     overrides = _overrides(pairs)
     if "profile" in overrides:
         raise ValueError("the profile is chosen with --profile, not --set profile=...")
@@ -79,25 +76,31 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .experiments import EXPERIMENTS, make_config, run_chapter
 
     names = list(EXPERIMENTS) if args.chapters in (None, "", "all") else args.chapters.split(",")
-    real = {} if args.openfwi_dir is None else {"openfwi_dir": str(Path(args.openfwi_dir).expanduser().resolve())}
-    if real and not set(names) & set(_real_data_chapters()):
-        raise ValueError(f"--openfwi-dir applies to the chapters that train on a family's splits "
-                         f"({', '.join(_real_data_chapters())}), none of which is among {names}")
+    real = _openfwi_option(args.openfwi_dir, names)
     for name in names:
         cfg = make_config(name, args.profile, device=args.device, seed=args.seed,
-                          results_dir=args.results_dir, recompute=True,
-                          **(real if name in _real_data_chapters() else {}))
+                          results_dir=args.results_dir, recompute=True, **real.get(name, {}))
         run_chapter(cfg)
     return 0
 
 
-def _real_data_chapters() -> list[str]:
-    """The chapters whose config takes ``openfwi_dir`` (they train on a family's splits)."""
+def _openfwi_option(openfwi_dir: str | None, names: list[str], refused: str | None = None
+                    ) -> dict[str, dict[str, str]]:
+    """``{chapter: {"openfwi_dir": absolute path}}`` for the chapters among ``names`` whose config takes
+    it (they train on a family's splits); an error when ``--openfwi-dir`` was given and none does."""
     from dataclasses import fields
 
     from .experiments import EXPERIMENTS, experiment
 
-    return [n for n in EXPERIMENTS if "openfwi_dir" in {f.name for f in fields(experiment(n).CONFIG)}]
+    if openfwi_dir is None:
+        return {}
+    takers = [n for n in EXPERIMENTS if "openfwi_dir" in {f.name for f in fields(experiment(n).CONFIG)}]
+    chosen = [n for n in names if n in takers]
+    if not chosen:
+        raise ValueError(f"--openfwi-dir applies to the chapters that train on a family's splits "
+                         f"({', '.join(takers)}), {refused or f'none of which is among {names}'}")
+    path = str(Path(openfwi_dir).expanduser().resolve())
+    return {n: {"openfwi_dir": path} for n in chosen}
 
 
 def _cmd_data_generate(args: argparse.Namespace) -> int:

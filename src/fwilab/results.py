@@ -31,6 +31,7 @@ from typing import Any, BinaryIO, Callable, Iterable
 import numpy as np
 import torch
 
+from .claims import unjudged_for_overrides
 from .config import EXECUTION_FIELDS, ExperimentConfig, device_name, resolve_device
 
 ARTIFACT_JSON = "artifact.json"
@@ -234,7 +235,8 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
         found = None
     if found is not None and not config.recompute:
         if found.config_hash == config.config_hash:
-            found.claims = _unjudged_if_overridden(found.claims, config)   # an artifact saved before the rule
+            # an artifact saved before overridden runs were left unjudged
+            found.claims = unjudged_for_overrides(found.claims, config.preset_overrides())
             p = found.provenance
             log(f"loaded {config.CHAPTER}/{config.profile} from {config.results_dir} "
                 f"(commit {str(p.get('git_commit'))[:10]}, {p.get('device_name')}, {p.get('wall_s')} s)")
@@ -253,19 +255,13 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
     artifact.config = config.to_dict()
     overrides = config.preset_overrides()
     if overrides:
-        artifact.claims = _unjudged_if_overridden(artifact.claims, config)
+        artifact.claims = unjudged_for_overrides(artifact.claims, overrides)
         log(f"this run differs from the {config.profile} preset in {', '.join(overrides)}: its claims are "
             "listed but not judged")
     if is_main_process():
         save_artifact(artifact, config.results_dir)
     log(f"computed {config.CHAPTER}/{config.profile} in {wall:.1f} s; saved under {config.results_dir}")
     return artifact
-
-
-def _unjudged_if_overridden(claims: list[dict[str, Any]], config: ExperimentConfig) -> list[dict[str, Any]]:
-    from .claims import unjudged_for_overrides
-
-    return unjudged_for_overrides(claims, config.preset_overrides())
 
 
 def _config_change(saved: dict[str, Any], config: ExperimentConfig) -> str:

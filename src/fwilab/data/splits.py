@@ -81,19 +81,41 @@ def load_family_splits(family: str, n_train: int, n_val: int, n_test: int, *, se
     )
 
 
-def openfwi_family_folder(openfwi_dir: str | os.PathLike, family: str) -> Path:
-    """The sub-folder of ``openfwi_dir`` holding ``family``'s files, named as OpenFWI names it
-    (``FlatVel_A``) or as we do (``flatvel-a``); ``openfwi_dir`` itself if it is named so."""
+def _folders(openfwi_dir: str | os.PathLike) -> tuple[Path, list[Path]]:
+    """``openfwi_dir`` and its sub-folders (hidden ones aside), failing if it is not a folder."""
     root = Path(openfwi_dir).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"openfwi_dir {str(root)!r} is not a folder")
-    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for p in (root, *subfolders):
-        if dataset_name(p.name) == family:
-            return p
-    found = ", ".join(p.name for p in subfolders) or "no sub-folders"
-    raise FileNotFoundError(f"no folder for {family!r} in openfwi_dir {str(root)!r}: expected a sub-folder named "
-                            f"as OpenFWI names it (e.g. 'FlatVel_A') or as fwilab does ('flatvel-a'); found {found}")
+    return root, sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _named(folders, family: str) -> Path | None:
+    """The first of ``folders`` named for ``family``, as OpenFWI names it (``FlatVel_A``) or as we do."""
+    return next((p for p in folders if dataset_name(p.name) == family), None)
+
+
+def openfwi_family_folder(openfwi_dir: str | os.PathLike, family: str) -> Path:
+    """The sub-folder of ``openfwi_dir`` holding ``family``'s files, named as OpenFWI names it
+    (``FlatVel_A``) or as we do (``flatvel-a``); ``openfwi_dir`` itself if it is named so."""
+    root, subfolders = _folders(openfwi_dir)
+    folder = _named((root, *subfolders), family)
+    if folder is None:
+        found = ", ".join(p.name for p in subfolders) or "no sub-folders"
+        raise FileNotFoundError(f"no folder for {family!r} in openfwi_dir {str(root)!r}: expected a sub-folder "
+                                f"named as OpenFWI names it (e.g. 'FlatVel_A') or as fwilab does ('flatvel-a'); "
+                                f"found {found}")
+    return folder
+
+
+def _split_datasets(folder: Path, family: str, acquisition: Acquisition
+                    ) -> tuple[OpenFWIDataset, OpenFWIDataset, bool]:
+    """OpenFWI's train and test splits of the files in ``folder`` (raw, memory-mapped: headers only), and
+    whether their samples are on ``acquisition``'s survey."""
+    train = OpenFWIDataset(folder, family=family, split="train", normalize=False)
+    test = OpenFWIDataset(folder, family=family, split="test", normalize=False)
+    on_survey = ((tuple(train.seismic_shape), tuple(train.velocity_shape))
+                 == (tuple(acquisition.seismic_shape), tuple(acquisition.velocity_shape)))
+    return train, test, on_survey
 
 
 def _read(ds: OpenFWIDataset, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,13 +160,12 @@ def openfwi_datasets(family: str, n_train: int, n_val: int, n_test: int, openfwi
     """OpenFWI's train and test splits of ``family`` under ``openfwi_dir`` (raw, memory-mapped), checked
     against the sizes and the survey a run needs; reads the files' headers only."""
     folder = openfwi_family_folder(openfwi_dir, family)
-    train = OpenFWIDataset(folder, family=family, split="train", normalize=False)
-    test = OpenFWIDataset(folder, family=family, split="test", normalize=False)
-    want = (tuple(acquisition.seismic_shape), tuple(acquisition.velocity_shape))
-    if (tuple(train.seismic_shape), tuple(train.velocity_shape)) != want:
+    train, test, on_survey = _split_datasets(folder, family, acquisition)
+    if not on_survey:
         raise ValueError(f"the files in {folder} hold seismic {tuple(train.seismic_shape)} and velocity "
-                         f"{tuple(train.velocity_shape)} per sample, but this run's survey needs {want[0]} and "
-                         f"{want[1]} (nt={acquisition.nt}): use a profile on OpenFWI's survey (cpu or full)")
+                         f"{tuple(train.velocity_shape)} per sample, but this run's survey needs "
+                         f"{tuple(acquisition.seismic_shape)} and {tuple(acquisition.velocity_shape)} "
+                         f"(nt={acquisition.nt}): use a profile on OpenFWI's survey (cpu or full)")
     if n_train + n_val > len(train):
         raise ValueError(f"the train split of {folder} holds {len(train)} samples, fewer than n_train + n_val "
                          f"= {n_train} + {n_val}")
@@ -159,23 +180,17 @@ def describe_openfwi_dir(openfwi_dir: str | os.PathLike, acquisition: Acquisitio
     whether they are ``acquisition``'s; ``error`` names what stops a chapter from reading it."""
     from .normalize import DATA_RANGE
 
-    root = Path(openfwi_dir).expanduser()
-    if not root.is_dir():
-        raise FileNotFoundError(f"openfwi_dir {str(root)!r} is not a folder")
+    root, subfolders = _folders(openfwi_dir)
     rows = []
     for family in DATA_RANGE:
-        try:
-            folder = openfwi_family_folder(root, family)
-        except FileNotFoundError:
+        folder = _named((root, *subfolders), family)
+        if folder is None:
             continue
         row: dict = {"family": family, "folder": str(folder)}
         try:
-            train = OpenFWIDataset(folder, family=family, split="train", normalize=False)
-            test = OpenFWIDataset(folder, family=family, split="test", normalize=False)
+            train, test, on_survey = _split_datasets(folder, family, acquisition)
             row.update(train=len(train), test=len(test), seismic=tuple(train.seismic_shape),
-                       velocity=tuple(train.velocity_shape),
-                       survey=(tuple(train.seismic_shape), tuple(train.velocity_shape))
-                       == (tuple(acquisition.seismic_shape), tuple(acquisition.velocity_shape)))
+                       velocity=tuple(train.velocity_shape), survey=on_survey)
         except (ValueError, FileNotFoundError) as exc:
             row["error"] = str(exc)
         rows.append(row)

@@ -778,7 +778,7 @@ def summary(metrics: dict[str, Any], model: str = "invlint", variant: str = "def
     for fam in dict.fromkeys(r["family"] for r in runs):
         rs = [r for r in runs if r["family"] == fam]
         row: dict[str, float] = {"seeds": len(rs)}
-        for key in ("mae", "mse", "ssim", "mae_ms", "rmse_ms", "train_total_s", "best_epoch"):
+        for key in ("mae", "mse", "ssim", "mae_ms", "rmse_ms", "train_total_s", "best_epoch", "inference_s_per_sample"):
             row[key], row[f"{key}_std"] = mean_std(r[key] for r in rs)
         out[fam] = row
     return out
@@ -1071,9 +1071,7 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
             per_seed = [float(np.mean(arrays[f"invlint-{fam}-s{s}/test_mae_per_sample"][:k]) * VELOCITY_SCALE)
                         for s in config.seeds if f"invlint-{fam}-s{s}/test_mae_per_sample" in arrays]
             mean, std = mean_std(per_seed)
-            learned_s = [r["inference_s_per_sample"] for r in metrics["runs"] if r["model"] == "invlint"
-                         and r["variant"] == "default" and r["family"] == fam and "inference_s_per_sample" in r]
-            learned_s = float(np.mean(learned_s)) if learned_s else float("nan")
+            learned_s = inv[fam]["inference_s_per_sample"]
             faster = learned_s < f["s_per_sample"]
             wins += mean + std < f["mae_ms"] and faster
             partial += mean < f["mae_ms"]

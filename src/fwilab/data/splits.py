@@ -27,7 +27,7 @@ from torch.utils.data import TensorDataset
 
 from ..physics.acquisition import OPENFWI, Acquisition
 from .generate import cached_dataset, load_arrays
-from .normalize import dataset_name, normalize_seismic, normalize_velocity
+from .normalize import DATA_RANGE, dataset_name, normalize_seismic, normalize_velocity
 from .openfwi import OpenFWIDataset
 
 
@@ -178,8 +178,6 @@ def describe_openfwi_dir(openfwi_dir: str | os.PathLike, acquisition: Acquisitio
     """One row per OpenFWI dataset found under ``openfwi_dir`` (sub-folders named like ``FlatVel_A``
     or ``flatvel-a``): its folder, the samples of its train and test splits, the per-sample shapes and
     whether they are ``acquisition``'s; ``error`` names what stops a chapter from reading it."""
-    from .normalize import DATA_RANGE
-
     root, subfolders = _folders(openfwi_dir)
     rows = []
     for family in DATA_RANGE:

@@ -122,15 +122,30 @@ def test_a_value_of_the_wrong_type_is_named(given, message):
         TypedConfig.preset("smoke", **given)
 
 
-def test_the_data_source_field_keeps_old_hashes_and_is_not_an_override():
-    """openfwi_dir=None (generated data) leaves every hash as it was before the field existed; real
-    files are another experiment (hash) at the same size (not an override of the preset)."""
+def test_the_data_source_fields_keep_old_hashes_and_are_not_overrides():
+    """openfwi_dir=None, maps="generated" and decimate=1 leave every hash as it was before the fields
+    existed (the committed linearity/cpu artifact's); real files are another experiment (hash) at the same
+    size (not an override of the preset)."""
     from fwilab.experiments import make_config
 
-    generated = make_config("baselines", "cpu")
-    assert "openfwi_dir" not in generated.identity() and generated.data_source == "generated OpenFWI-like data"
-    assert generated.config_hash == "6f86d5344c5d233b"   # the committed baselines/cpu artifact's
-    real = make_config("baselines", "cpu", openfwi_dir="/data/openfwi")
+    generated = make_config("linearity", "cpu")
+    ident = generated.identity()
+    assert not {"openfwi_dir", "maps", "decimate"} & set(ident)
+    assert generated.data_source == "generated OpenFWI-like data"
+    assert generated.config_hash == "7117e71a89673f8c"   # the committed linearity/cpu artifact's
+    real = make_config("linearity", "cpu", openfwi_dir="/data/openfwi")
     assert real.config_hash != generated.config_hash and real.piece_hash != generated.piece_hash
     assert real.preset_overrides() == {} and "real OpenFWI files under /data/openfwi" in real.data_source
-    assert make_config("baselines", "cpu", n_seeds=1).preset_overrides() == {"n_seeds": (3, 1)}
+    assert make_config("linearity", "cpu", n_seeds=1).preset_overrides() == {"n_seeds": (3, 1)}
+
+
+def test_baselines_cpu_reads_real_maps_decimated():
+    from fwilab.experiments import make_config
+
+    cpu = make_config("baselines", "cpu")
+    assert (cpu.maps, cpu.decimate, cpu.data_nt) == ("real", 4, 250)
+    assert "real OpenFWI velocity maps" in cpu.data_source and "decimated ×4" in cpu.data_source
+    with pytest.raises(ValueError, match="unknown maps 'web'"):
+        make_config("baselines", "cpu", maps="web")
+    with pytest.raises(ValueError, match="decimation factor must be an integer >= 1"):
+        make_config("baselines", "cpu", decimate=0)

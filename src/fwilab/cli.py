@@ -4,6 +4,8 @@
     python -m fwilab run baselines --profile full --device cuda --budget-s 480   # whole pieces only
     python -m fwilab reproduce --profile full --device cuda --chapters data
     python -m fwilab data generate --family flatvel-a --n 1000 --out DIR [--device cuda] [--seed 0]
+    python -m fwilab data build flatvel-a --source real --split train [--n 5000] [--decimate 4]
+    python -m fwilab data status
     python -m fwilab bench forward|gradient|train [--batches 1 4 16] [--device auto]
     python -m fwilab book [--profile smoke] [--results-dir results] [--build-dir _build]
     python -m fwilab claims [--results-dir results]
@@ -40,6 +42,36 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
         k, v = pair.split("=", 1)
         out[k.strip()] = _parse_value(v.strip())
     return out
+
+
+def _cmd_data_build(args: argparse.Namespace) -> int:
+    from .data.store import StoreSpec, build, status
+
+    split = args.split or ("train" if args.source == "real" else "all")
+    spec = StoreSpec(args.family, source=args.source, split=split, seed=args.seed, decimate=args.decimate)
+    folder = build(spec, args.n, device=args.device, progress=not args.quiet)
+    st = status(spec)
+    print(f"{st['dataset']}: {st['samples']} samples in {folder} ({st['wall_s']} s of compute)")
+    return 0
+
+
+def _cmd_data_status(args: argparse.Namespace) -> int:
+    import json as _json
+
+    from .data.generate import default_cache_dir
+
+    root = default_cache_dir() / "store"
+    folders = sorted(p for p in root.glob("*") if (p / "manifest.json").exists()) if root.exists() else []
+    if not folders:
+        print(f"the store under {root} is empty")
+    for folder in folders:
+        m = _json.loads((folder / "manifest.json").read_text())
+        ident, shards = m["identity"], m["shards"]
+        n = sum(e["n"] for e in shards.values())
+        wall = sum(e["wall_s"] for e in shards.values())
+        print(f"{ident['family']:<13} {ident['source']:<9} {ident['split']:<5} q{ident['decimate']} "
+              f"{n:>6} samples {wall:>8.0f} s  {folder.name}")
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -227,6 +259,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="samples per .npy file (default: the folder's own when extending it, else OpenFWI's 500)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_cmd_data_generate)
+    text = ("forward-model a family's velocity maps into the dataset store that every chapter reads (once, on\n"
+            "OpenFWI's survey; resumable: rerun to continue, or with a larger --n to extend)")
+    bd = dsub.add_parser("build", help=text, description=text, formatter_class=_HelpFormatter)
+    bd.add_argument("family", help=f"one of {', '.join(FAMILIES)}")
+    bd.add_argument("--source", choices=["real", "generated"], default="real",
+                    help="the shipped real OpenFWI maps, or the family's generator")
+    bd.add_argument("--split", default=None,
+                    help="real maps: train or test (default train); generated: all (the default)")
+    bd.add_argument("--n", type=int, default=None, help="samples (default: every real map of the split)")
+    bd.add_argument("--decimate", type=int, default=1, help="time decimation factor q (4: nt 1000 -> 250)")
+    bd.add_argument("--seed", type=int, default=0, help="generator seed (generated data only)")
+    bd.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)} or cuda:N")
+    bd.add_argument("--quiet", action="store_true", help="no progress bar")
+    bd.set_defaults(func=_cmd_data_build)
+    text = "list the datasets in the store: what each holds, how much is built, and its compute time"
+    st = dsub.add_parser("status", help=text, description=text, formatter_class=_HelpFormatter)
+    st.set_defaults(func=_cmd_data_status)
     text = ("list the real OpenFWI datasets in a folder (one sub-folder per dataset) with the samples of their\n"
             "train and test splits and their shapes, as the chapters' --openfwi-dir reads them; exit 1 if one\n"
             "cannot be used")

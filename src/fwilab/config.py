@@ -30,7 +30,7 @@ EXECUTION_FIELDS: frozenset[str] = frozenset({"device", "recompute", "results_di
 
 #: Optional fields left out of the config hash while they hold this default, so that adding one kept
 #: the hash of every artifact and piece made before it (``openfwi_dir``: None = generated data).
-HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {"openfwi_dir": None}
+HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {"openfwi_dir": None, "maps": "generated", "decimate": 1}
 
 
 def check_profile(profile: str) -> str:
@@ -260,9 +260,45 @@ class OpenFWIFilesMixin:
             (which records it absolute) and from the project root in a chapter's notebook
             (:func:`fwilab.book.project_path`). The hash records the path, not the files: replacing
             the files under the same path needs ``recompute``.
+        maps: "real": FlatVel-A and CurveVel-A train and test on the real OpenFWI velocity maps shipped
+            with the package, forward-modelled here on OpenFWI's convention (train / validation from
+            OpenFWI's train maps, test from its 1,000 test maps); every other family, and "generated",
+            uses the calibrated generators (:func:`fwilab.data.splits.map_source`).
+        decimate: the networks read records anti-aliased and decimated ×``decimate`` in time
+            (:func:`fwilab.data.transforms.decimate_time`; 4: nt 1000 → 250). Classic FWI always
+            inverts the full-rate records.
     """
 
     openfwi_dir: str | None = None
+    maps: str = "generated"
+    decimate: int = 1
+
+    #: whether the chapter's models read decimated records (the others refuse ``decimate`` > 1)
+    SUPPORTS_DECIMATION: ClassVar[bool] = False
+
+    def validate_data_fields(self) -> None:
+        from .data.transforms import decimated_length
+
+        if self.maps not in ("generated", "real"):
+            raise ValueError(f"unknown maps {self.maps!r}: choose 'generated' or 'real'")
+        decimated_length(self.nt, self.decimate)   # names a bad factor
+        if self.decimate != 1 and not self.SUPPORTS_DECIMATION:
+            raise ValueError(f"the {self.CHAPTER} chapter's models read full-rate records: decimate must be 1, "
+                             f"got {self.decimate}")
+        if self.decimate > 1 and self.nt < 2 * self.decimate:
+            raise ValueError(f"decimate {self.decimate} needs nt >= {2 * self.decimate}, got nt = {self.nt}")
+
+    def split_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`fwilab.data.splits.load_family_splits` for this config."""
+        return dict(seed=self.seed, acquisition=self.acquisition, device=self.device, progress=self.progress,
+                    openfwi_dir=self.openfwi_dir, maps=self.maps, decimate=self.decimate)
+
+    @property
+    def data_nt(self) -> int:
+        """Time samples of the records the networks read."""
+        from .data.transforms import decimated_length
+
+        return decimated_length(self.nt, self.decimate)
 
     def check_openfwi_files(self, families) -> None:
         """With ``openfwi_dir``, fail before any training if a family's folder is missing, too short
@@ -278,9 +314,14 @@ class OpenFWIFilesMixin:
     @property
     def data_source(self) -> str:
         """How the claims' settings name the data: generated, or the real files."""
-        if self.openfwi_dir is None:
-            return "generated OpenFWI-like data"
-        return f"the real OpenFWI files under {self.openfwi_dir}"
+        rate = (f", records decimated ×{self.decimate} in time (nt {self.nt} → {self.data_nt})"
+                if self.decimate > 1 else "")
+        if self.openfwi_dir is not None:
+            return f"the real OpenFWI files under {self.openfwi_dir}{rate}"
+        if self.maps == "real":
+            return ("real OpenFWI velocity maps (FlatVel-A, CurveVel-A; OpenFWI's test maps score) forward-modelled "
+                    f"here on OpenFWI's convention, generated maps for the other families{rate}")
+        return f"generated OpenFWI-like data{rate}"
 
 
 class SurveyMixin:

@@ -7,34 +7,54 @@ import numpy as np
 import pytest
 
 from fwilab.data.families import generate_velocity
-from fwilab.data.real import (REAL_FAMILIES, decode_layered_maps, encode_layered_maps, float32_sha256,
-                              load_real_velocity, real_sample_path)
+from fwilab.data.real import (REAL_FAMILIES, REAL_SPLITS, decode_layered_maps, decode_maps, encode_layered_maps,
+                              encode_maps, float32_sha256, load_real_velocity, real_sample_path)
 
 SHARED = Path("/work/shared/data/openfwi-velocity")
 
 
 def test_real_families():
-    assert REAL_FAMILIES == ("flatvel-a", "curvevel-a")
+    assert REAL_FAMILIES == ("flatvel-a", "curvevel-a", "flatfault-a")
+    assert REAL_SPLITS == {"flatvel-a": {"train": 5000, "test": 1000}, "curvevel-a": {"train": 5000, "test": 1000},
+                           "flatfault-a": {"test": 500}}
 
 
-@pytest.mark.parametrize("family", REAL_FAMILIES)
-def test_shipped_file_small_and_loads(family):
-    path = real_sample_path(family)
-    assert path.exists() and path.stat().st_size < 200_000  # far below 1 MB
-    v = load_real_velocity(family)
-    assert v.shape == (500, 1, 70, 70) and v.dtype == np.float32
+SHIPPED = [(f, s) for f, splits in REAL_SPLITS.items() for s in splits]
+
+
+@pytest.mark.parametrize("family, split", SHIPPED)
+def test_shipped_file_small_and_loads(family, split):
+    path = real_sample_path(family, split)
+    assert path.exists() and path.stat().st_size < 1_000_000
+    v = load_real_velocity(family, split=split)
+    assert v.shape == (REAL_SPLITS[family][split], 1, 70, 70) and v.dtype == np.float32
     assert v.min() >= 1500 and v.max() <= 4500
-    assert np.all(v == np.round(v)) and np.all(np.diff(v, axis=2) >= 0)
+    if family != "flatfault-a":   # FlatFault-A is interpolated near its fault
+        assert np.all(v == np.round(v)) and np.all(np.diff(v, axis=2) >= 0)
     v[0] = 0  # the returned array is a copy: the cache is untouched
-    assert load_real_velocity(family, 1)[0].min() >= 1500
+    assert load_real_velocity(family, 1, split=split)[0].min() >= 1500
 
 
-def test_shipped_file_matches_recorded_hash():
+@pytest.mark.parametrize("family, split", SHIPPED)
+def test_shipped_file_matches_recorded_hash(family, split):
     # the hash of the original float32 bytes was recorded when the file was built
-    for family in REAL_FAMILIES:
-        with np.load(real_sample_path(family)) as f:
-            recorded = str(f["sha256"])
-        assert float32_sha256(load_real_velocity(family)) == recorded
+    with np.load(real_sample_path(family, split)) as f:
+        recorded = str(f["sha256"])
+    assert float32_sha256(load_real_velocity(family, split=split)) == recorded
+
+
+def test_train_and_test_maps_differ():
+    train, test = load_real_velocity("flatvel-a", split="train"), load_real_velocity("flatvel-a", split="test")
+    train_keys = {m.tobytes() for m in train[:, 0, :, :1]}   # a FlatVel-A map is its first column
+    assert sum(m.tobytes() in train_keys for m in test[:, 0, :, :1]) < 10
+
+
+def test_float_encoding_round_trips():
+    v = load_real_velocity("flatfault-a", 20)
+    enc = encode_maps(v)
+    assert str(enc["encoding"]) == "float32-deflate-v1"
+    np.testing.assert_array_equal(decode_maps(enc), v)
+    assert str(encode_maps(load_real_velocity("curvevel-a", 5))["encoding"]) == "layer-depth-v1"
 
 
 def test_real_flatvel_a_rows_constant():
@@ -43,11 +63,18 @@ def test_real_flatvel_a_rows_constant():
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="original OpenFWI zips not present")
-@pytest.mark.parametrize("family", REAL_FAMILIES)
-def test_shipped_file_decodes_to_original(family):
-    with zipfile.ZipFile(SHARED / f"{family}_test_vmodel.zip") as zf:
-        original = np.load(io.BytesIO(zf.read("vmodel11.npy")))
-    decoded = load_real_velocity(family)
+@pytest.mark.parametrize("family, split, zip_name, members", [
+    ("flatvel-a", "test", "flatvel-a_test_vmodel.zip", ["vmodel11.npy", "vmodel12.npy"]),
+    ("curvevel-a", "test", "curvevel-a_test_vmodel.zip", ["vmodel11.npy", "vmodel12.npy"]),
+    ("flatvel-a", "train", "flatvel-a_train_vmodel.zip", [f"vmodel{i}.npy" for i in range(1, 11)]),
+    ("curvevel-a", "train", "curvevel-a_train_vmodel.zip", [f"vmodel{i}.npy" for i in range(1, 11)]),
+    ("flatfault-a", "test", "flatfault-a_test_vmodel11.zip", ["vmodel11.npy"]),
+])
+def test_shipped_file_decodes_to_original(family, split, zip_name, members):
+    # in OpenFWI's order: vmodel1, vmodel2, ..., vmodel10 (not the zip's sorted vmodel1, vmodel10, vmodel2)
+    with zipfile.ZipFile(SHARED / zip_name) as zf:
+        original = np.concatenate([np.load(io.BytesIO(zf.read(m))) for m in members])
+    decoded = load_real_velocity(family, split=split)
     assert decoded.dtype == original.dtype
     np.testing.assert_array_equal(decoded, original)
 
@@ -56,13 +83,18 @@ def test_load_prefix():
     np.testing.assert_array_equal(load_real_velocity("curvevel-a", 7), load_real_velocity("curvevel-a")[:7])
 
 
-@pytest.mark.parametrize("family", ["flatfault-a", "style-b"])
+@pytest.mark.parametrize("family", ["curvefault-a", "style-b"])
 def test_family_without_real_maps_raises(family):
-    with pytest.raises(ValueError, match="available: flatvel-a, curvevel-a"):
+    with pytest.raises(ValueError, match="available: flatvel-a, curvevel-a, flatfault-a"):
         load_real_velocity(family)
 
 
-@pytest.mark.parametrize("n", [-1, 501, 2.0])
+def test_split_without_real_maps_raises():
+    with pytest.raises(ValueError, match="no real 'train' maps are shipped for 'flatfault-a'; available splits: test"):
+        load_real_velocity("flatfault-a", split="train")
+
+
+@pytest.mark.parametrize("n", [-1, 1001, 2.0])
 def test_bad_n_raises(n):
     with pytest.raises(ValueError):
         load_real_velocity("flatvel-a", n)

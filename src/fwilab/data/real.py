@@ -1,7 +1,12 @@
-"""Real OpenFWI velocity maps shipped with the package (500 per available family).
+"""Real OpenFWI velocity maps shipped with the package: every map this project has.
 
-The files under ``fwilab/data/real/`` hold the first test file (``vmodel11.npy``, 500 maps) of
-FlatVel-A and CurveVel-A, losslessly compressed with a layer encoding (see ``encode_layered_maps``).
+The files ``fwilab/data/real/<family>-<split>.npz`` hold (:data:`REAL_SPLITS`):
+
+* FlatVel-A and CurveVel-A: OpenFWI's train files ``vmodel1..10`` (5,000 maps) and test files
+  ``vmodel11..12`` (1,000 maps), losslessly compressed with a layer encoding (``encode_layered_maps``);
+* FlatFault-A: the test file ``vmodel11`` (500 maps), whose fault interpolation gives non-integer
+  values, stored as float32 in a deflated ``.npz`` (encoding ``float32-deflate-v1``).
+
 Source and licence: ``fwilab/data/real/README.md`` (OpenFWI, Deng et al. NeurIPS 2022, CC BY-NC-SA 4.0).
 Nothing here reads /work/shared: the package is self-contained.
 
@@ -24,14 +29,29 @@ import numpy as np
 from .families import check_family
 
 REAL_DIR = Path(__file__).resolve().parent / "real"
+#: maps shipped per family and OpenFWI split, and the members of the OpenFWI zips they came from
+REAL_SPLITS: dict[str, dict[str, int]] = {
+    "flatvel-a": {"train": 5000, "test": 1000},
+    "curvevel-a": {"train": 5000, "test": 1000},
+    "flatfault-a": {"test": 500},
+}
 #: families with real maps shipped in REAL_DIR
-REAL_FAMILIES: tuple[str, ...] = ("flatvel-a", "curvevel-a")
+REAL_FAMILIES: tuple[str, ...] = tuple(REAL_SPLITS)
+#: the families whose generators were calibrated on real maps before FlatFault-A's were shipped
+#: (the data chapter's calibration figures)
+CALIBRATION_FAMILIES: tuple[str, ...] = ("flatvel-a", "curvevel-a")
 ENCODING = "layer-depth-v1"
+FLOAT_ENCODING = "float32-deflate-v1"
 
 
-def real_sample_path(family: str) -> Path:
-    """Path of the shipped file of a family (it may not exist for families not in REAL_FAMILIES)."""
-    return REAL_DIR / f"{check_family(family)}.npz"
+def real_sample_path(family: str, split: str = "test") -> Path:
+    """Path of the shipped file of a family's split (it may not exist: see :data:`REAL_SPLITS`)."""
+    return REAL_DIR / f"{check_family(family)}-{split}.npz"
+
+
+def real_splits(family: str) -> dict[str, int]:
+    """``{split: number of maps}`` shipped for ``family`` (empty for a family without real maps)."""
+    return dict(REAL_SPLITS.get(check_family(family), {}))
 
 
 def float32_sha256(maps: np.ndarray) -> str:
@@ -104,58 +124,95 @@ def decode_layered_maps(enc: dict[str, np.ndarray]) -> np.ndarray:
     return out
 
 
-def write_real_sample(family: str, zip_path: str | os.PathLike, member: str | None = None,
-                      out_dir: str | os.PathLike = REAL_DIR) -> Path:
-    """Build the shipped file of ``family`` from an OpenFWI zip of ``vmodelN.npy`` files.
+def encode_maps(maps: np.ndarray) -> dict[str, np.ndarray]:
+    """Lossless encoding of velocity maps [n, 1, nz, nx]: the layer encoding where the maps allow it
+    (integer, depth-monotone), else the float32 maps themselves (deflated by ``np.savez_compressed``)."""
+    try:
+        return encode_layered_maps(maps)
+    except ValueError:
+        v = np.ascontiguousarray(maps, dtype=np.float32)
+        if v.ndim != 4 or v.shape[1] != 1:
+            raise ValueError(f"maps must be [n, 1, nz, nx], got shape {v.shape}") from None
+        return {"maps": v, "shape": np.asarray(v.shape, dtype=np.int64), "encoding": np.asarray(FLOAT_ENCODING),
+                "sha256": np.asarray(float32_sha256(v))}
 
-    ``member`` defaults to the first ``.npy`` in sorted order (``vmodel11.npy`` in the test zips).
-    Written atomically; returns the path.
+
+def decode_maps(enc: dict[str, np.ndarray]) -> np.ndarray:
+    """Inverse of :func:`encode_maps`: float32 [n, 1, nz, nx] in m/s."""
+    if str(enc["encoding"]) == FLOAT_ENCODING:
+        return np.asarray(enc["maps"], dtype=np.float32).reshape(tuple(int(s) for s in enc["shape"]))
+    return decode_layered_maps(enc)
+
+
+def _npy_number(name: str) -> int:
+    digits = "".join(ch for ch in Path(name).stem if ch.isdigit())
+    return int(digits) if digits else -1
+
+
+def write_real_maps(family: str, split: str, zip_path: str | os.PathLike, members: list[str] | None = None,
+                    out_dir: str | os.PathLike = REAL_DIR) -> Path:
+    """Build the shipped file of ``family``'s ``split`` from an OpenFWI zip of ``vmodelN.npy`` files.
+
+    ``members`` defaults to every ``.npy`` in the zip in OpenFWI's numeric order (``vmodel1``,
+    ``vmodel2``, …, ``vmodel10``): the order of the samples in OpenFWI's split. Written atomically;
+    returns the path.
     """
     from ..results import atomic_save_npz
 
     fam = check_family(family)
     with zipfile.ZipFile(zip_path) as zf:
-        names = sorted(n for n in zf.namelist() if n.endswith(".npy"))
+        names = sorted((n for n in zf.namelist() if n.endswith(".npy")), key=_npy_number)
         if not names:
             raise ValueError(f"{zip_path} holds no .npy file")
-        member = member or names[0]
-        maps = np.load(io.BytesIO(zf.read(member)))
-    enc = encode_layered_maps(maps)
-    enc["source"] = np.asarray(f"{Path(zip_path).name}:{member}")
-    path = Path(out_dir) / f"{fam}.npz"
+        members = list(members or names)
+        maps = np.concatenate([np.load(io.BytesIO(zf.read(m))) for m in members])
+    enc = encode_maps(maps)
+    enc["source"] = np.asarray(f"{Path(zip_path).name}:{','.join(members)}")
+    path = Path(out_dir) / f"{fam}-{split}.npz"
     atomic_save_npz(path, enc)
     return path
 
 
 @lru_cache(maxsize=None)
-def _load_cached(family: str) -> np.ndarray:
-    with np.load(real_sample_path(family), allow_pickle=False) as f:
+def _load_cached(family: str, split: str) -> np.ndarray:
+    path = real_sample_path(family, split)
+    with np.load(path, allow_pickle=False) as f:
         enc = {k: f[k] for k in f.files}
-    maps = decode_layered_maps(enc)
+    maps = decode_maps(enc)
     if float32_sha256(maps) != str(enc["sha256"]):
-        raise ValueError(f"shipped real maps of {family} do not match their recorded SHA-256")
+        raise ValueError(f"shipped real maps {path} do not match their recorded SHA-256")
     maps.setflags(write=False)
     return maps
 
 
-def load_real_velocity(family: str, n: int | None = None) -> np.ndarray:
+def real_maps_sha256(family: str, split: str = "test") -> str:
+    """The recorded SHA-256 of a shipped split's float32 maps (identifies the maps a store was built from)."""
+    with np.load(real_sample_path(family, split), allow_pickle=False) as f:
+        return str(f["sha256"])
+
+
+def load_real_velocity(family: str, n: int | None = None, split: str = "test") -> np.ndarray:
     """Real OpenFWI velocity maps shipped with the package.
 
     Args:
-        family: a family in REAL_FAMILIES ("flatvel-a", "curvevel-a"; any spelling ``check_family``
-            accepts).
-        n: number of maps (the first n of the 500), or None for all.
+        family: a family in REAL_FAMILIES ("flatvel-a", "curvevel-a", "flatfault-a"; any spelling
+            ``check_family`` accepts).
+        n: number of maps (the first n of the split, in OpenFWI's order), or None for all.
+        split: OpenFWI's "train" or "test" split (:data:`REAL_SPLITS` says which are shipped).
 
     Returns:
         v: float32 [n, 1, 70, 70] in m/s (a fresh, writable copy).
 
     Raises:
-        ValueError: unknown family, a family without shipped real maps, or n out of range.
+        ValueError: unknown family, a family or split without shipped real maps, or n out of range.
     """
     fam = check_family(family)
     if fam not in REAL_FAMILIES:
         raise ValueError(f"no real maps are shipped for {fam!r}; available: {', '.join(REAL_FAMILIES)}")
-    maps = _load_cached(fam)
+    if split not in REAL_SPLITS[fam]:
+        raise ValueError(f"no real {split!r} maps are shipped for {fam!r}; available splits: "
+                         f"{', '.join(REAL_SPLITS[fam])}")
+    maps = _load_cached(fam, split)
     if n is None:
         return maps.copy()
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 0 <= n <= len(maps):

@@ -1,9 +1,19 @@
 """Train / validation / test splits of one family, as the learned-inversion chapters use them.
 
-One cached dataset of ``n_train + n_val + n_test`` samples is generated per (family, seed,
-acquisition) and split by index: the first ``n_train`` samples train, the next ``n_val`` select the
-best epoch, and the last ``n_test`` are only ever evaluated. Sample i does not depend on how many
-are generated, so the same cache serves every chapter (and a larger request extends it).
+Every chapter reads its data through the dataset store (:mod:`fwilab.data.store`), so data that two
+chapters need is simulated once:
+
+* ``maps="real"`` (FlatVel-A and CurveVel-A, whose OpenFWI train and test maps ship with the
+  package): training and validation samples are the first ``n_train + n_val`` real train maps,
+  test samples the first ``n_test`` real test maps, all simulated here on OpenFWI's convention;
+* ``maps="generated"`` (and every family without real train maps): one generated sequence of
+  ``n_train + n_val + n_test`` samples per (family, seed, acquisition), split by index: the first
+  ``n_train`` samples train, the next ``n_val`` select the best epoch, and the last ``n_test`` are
+  only ever evaluated. Sample i does not depend on how many are generated, so a larger request
+  extends the store.
+
+``decimate = q > 1`` gives the networks anti-aliased records decimated ×q in time
+(:func:`fwilab.data.transforms.decimate_time`: nt 1000 → 250 at q = 4).
 
 With ``openfwi_dir`` (a user's copy of the real OpenFWI files) the splits come from those files
 instead: training and validation samples from the start of OpenFWI's train split (files 1–48 of a
@@ -26,9 +36,27 @@ import torch
 from torch.utils.data import TensorDataset
 
 from ..physics.acquisition import OPENFWI, Acquisition
-from .generate import cached_dataset, load_arrays
+from . import store
 from .normalize import DATA_RANGE, dataset_name, normalize_seismic, normalize_velocity
 from .openfwi import OpenFWIDataset
+from .real import real_splits
+from .transforms import decimate_time
+
+#: values of the chapters' ``maps`` field
+MAP_SOURCES: tuple[str, ...] = ("generated", "real")
+
+
+def has_real_pairs(family: str) -> bool:
+    """Whether real train *and* test maps of ``family`` ship with the package (so ``maps="real"`` applies)."""
+    return {"train", "test"} <= set(real_splits(family))
+
+
+def map_source(family: str, maps: str) -> str:
+    """The source a family's splits come from under a chapter's ``maps`` setting: "real" only where
+    real train and test maps ship (FlatVel-A, CurveVel-A); every other family is generated."""
+    if maps not in MAP_SOURCES:
+        raise ValueError(f"unknown maps {maps!r}: choose one of {', '.join(MAP_SOURCES)}")
+    return "real" if maps == "real" and has_real_pairs(family) else "generated"
 
 
 @dataclass
@@ -37,17 +65,33 @@ class FamilySplits:
 
     Attributes:
         family: family name.
-        train, val, test: datasets of (seismic [shot, time, receiver], velocity [1, nz, nx]) pairs in [-1, 1].
-        test_seismic_raw: [n_test, shot, time, receiver] raw amplitudes (for classic FWI).
+        train, val, test: datasets of (seismic [shot, time, receiver], velocity [1, nz, nx]) pairs in [-1, 1];
+            the time axis is decimated ×``decimate``.
+        test_seismic_raw: [n_test, shot, nt, receiver] raw amplitudes at the survey's full rate (for classic
+            FWI), or None where only decimated records are held (:meth:`observed` simulates them).
         test_velocity_ms: [n_test, 1, nz, nx] in m/s.
+        source: "real" (real OpenFWI maps simulated here), "generated", or "openfwi-files".
+        decimate: time decimation factor of the networks' records.
     """
 
     family: str
     train: TensorDataset
     val: TensorDataset
     test: TensorDataset
-    test_seismic_raw: np.ndarray
+    test_seismic_raw: np.ndarray | None
     test_velocity_ms: np.ndarray
+    source: str = "generated"
+    decimate: int = 1
+
+    def observed(self, k: int, acquisition: Acquisition) -> np.ndarray:
+        """Full-rate records [k, shot, nt, receiver] of the first ``k`` test samples, raw amplitudes: the held
+        ones, or the test maps simulated on ``acquisition`` (the convention the store's data were made with)."""
+        if self.test_seismic_raw is not None and self.test_seismic_raw.shape[2] == acquisition.nt:
+            return self.test_seismic_raw[:k]
+        from ..physics.solver import forward_model
+
+        with torch.no_grad():
+            return forward_model(torch.as_tensor(self.test_velocity_ms[:k]), acquisition).numpy()
 
 
 def _normalised(family: str, seismic: np.ndarray, velocity: np.ndarray) -> TensorDataset:
@@ -58,26 +102,37 @@ def _normalised(family: str, seismic: np.ndarray, velocity: np.ndarray) -> Tenso
 
 def load_family_splits(family: str, n_train: int, n_val: int, n_test: int, *, seed: int = 0,
                        acquisition: Acquisition = OPENFWI, device: str = "auto",
-                       progress: bool = True, openfwi_dir: str | os.PathLike | None = None) -> FamilySplits:
-    """Generate (or load from the cache) one family's data and split it by index; with
-    ``openfwi_dir``, read the real OpenFWI files instead (:func:`openfwi_splits`; ``seed``,
-    ``device`` and ``progress`` then play no part)."""
+                       progress: bool = True, openfwi_dir: str | os.PathLike | None = None,
+                       maps: str = "generated", decimate: int = 1) -> FamilySplits:
+    """One family's splits from the dataset store (simulating whatever it lacks): real OpenFWI maps where
+    ``maps="real"`` and they ship (:func:`map_source`), else generated ones split by index; with
+    ``openfwi_dir``, the real OpenFWI files instead (:func:`openfwi_splits`; ``seed``, ``device``,
+    ``progress`` and ``maps`` then play no part). ``decimate``: the networks' time decimation."""
     for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
         if n < 1:
             raise ValueError(f"{name} must be >= 1, got {n}")
     if openfwi_dir is not None:
-        return openfwi_splits(family, n_train, n_val, n_test, openfwi_dir, acquisition=acquisition)
-    total = n_train + n_val + n_test
-    path = cached_dataset(family, total, seed=seed, acquisition=acquisition, device=device, progress=progress)
-    seismic, velocity = load_arrays(path, total)
+        return openfwi_splits(family, n_train, n_val, n_test, openfwi_dir, acquisition=acquisition,
+                              decimate=decimate)
     a, b = n_train, n_train + n_val
+    source = map_source(family, maps)
+    if source == "real":
+        spec = store.StoreSpec(family, "real", "train", acquisition=acquisition, decimate=decimate)
+        seismic, velocity = store.load(spec, b, device=device, progress=progress)
+        test_spec = store.StoreSpec(family, "real", "test", acquisition=acquisition, decimate=decimate)
+        test_seismic, test_velocity = store.load(test_spec, n_test, device=device, progress=progress)
+    else:
+        spec = store.StoreSpec(family, "generated", "all", seed=seed, acquisition=acquisition, decimate=decimate)
+        seismic, velocity = store.load(spec, b + n_test, device=device, progress=progress)
+        test_seismic, test_velocity = seismic[b:], velocity[b:]
     return FamilySplits(
         family=family,
         train=_normalised(family, seismic[:a], velocity[:a]),
         val=_normalised(family, seismic[a:b], velocity[a:b]),
-        test=_normalised(family, seismic[b:total], velocity[b:total]),
-        test_seismic_raw=np.ascontiguousarray(seismic[b:total]),
-        test_velocity_ms=np.ascontiguousarray(velocity[b:total]),
+        test=_normalised(family, test_seismic, test_velocity),
+        test_seismic_raw=np.ascontiguousarray(test_seismic) if decimate == 1 else None,
+        test_velocity_ms=np.ascontiguousarray(test_velocity),
+        source=source, decimate=int(decimate),
     )
 
 
@@ -134,7 +189,7 @@ def _read(ds: OpenFWIDataset, start: int, n: int) -> tuple[np.ndarray, np.ndarra
 
 
 def openfwi_splits(family: str, n_train: int, n_val: int, n_test: int, openfwi_dir: str | os.PathLike, *,
-                   acquisition: Acquisition = OPENFWI) -> FamilySplits:
+                   acquisition: Acquisition = OPENFWI, decimate: int = 1) -> FamilySplits:
     """One family's splits from the real OpenFWI files under ``openfwi_dir``.
 
     The first ``n_train`` samples of OpenFWI's train split train and the next ``n_val`` select the best
@@ -145,13 +200,15 @@ def openfwi_splits(family: str, n_train: int, n_val: int, n_test: int, openfwi_d
     train, test = openfwi_datasets(family, n_train, n_val, n_test, openfwi_dir, acquisition=acquisition)
     seismic, velocity = _read(train, 0, n_train + n_val)
     test_seismic, test_velocity = _read(test, 0, n_test)
+    net_seismic, net_test = decimate_time(seismic, decimate, axis=2), decimate_time(test_seismic, decimate, axis=2)
     return FamilySplits(
         family=family,
-        train=_normalised(family, seismic[:n_train], velocity[:n_train]),
-        val=_normalised(family, seismic[n_train:], velocity[n_train:]),
-        test=_normalised(family, test_seismic, test_velocity),
+        train=_normalised(family, net_seismic[:n_train], velocity[:n_train]),
+        val=_normalised(family, net_seismic[n_train:], velocity[n_train:]),
+        test=_normalised(family, net_test, test_velocity),
         test_seismic_raw=test_seismic,
         test_velocity_ms=test_velocity,
+        source="openfwi-files", decimate=int(decimate),
     )
 
 

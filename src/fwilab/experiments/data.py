@@ -22,7 +22,7 @@ from ..claims import Claim, judge
 from ..config import ExperimentConfig, SurveyMixin
 from ..data.families import FAMILIES, check_family, generate_velocity
 from ..data.normalize import DATA_RANGE
-from ..data.real import REAL_FAMILIES, load_real_velocity
+from ..data.real import CALIBRATION_FAMILIES, load_real_velocity
 from ..data.stats import MATCH_TOLERANCES, compare_statistics, failed_tolerances, velocity_statistics
 from ..physics import forward_model
 from ..physics.acquisition import Acquisition
@@ -93,7 +93,7 @@ def _simulate(v: np.ndarray, acq: Acquisition, device: torch.device, batch: int 
 def _amplitudes(config: DataConfig, device: torch.device) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     acq = config.acquisition
     rows, gallery_v, gallery_s = [], [], []
-    sources = [("real", f, load_real_velocity(f, config.n_real)) for f in REAL_FAMILIES]
+    sources = [("real", f, load_real_velocity(f, config.n_real)) for f in CALIBRATION_FAMILIES]
     sources += [("generated", f, generate_velocity(f, max(config.n_generated, 1), seed=config.seed))
                 for f in config.families]
     for origin, fam, v in sources:
@@ -111,10 +111,14 @@ def _amplitudes(config: DataConfig, device: torch.device) -> tuple[list[dict[str
     return rows, arrays
 
 
+#: the real maps the statistics compare with: OpenFWI's first test file (vmodel11) of each family
+CALIBRATION_MAPS = 500
+
+
 def _statistics(config: DataConfig) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     out, arrays = {}, {}
-    for fam in REAL_FAMILIES:
-        real = load_real_velocity(fam)
+    for fam in CALIBRATION_FAMILIES:
+        real = load_real_velocity(fam, CALIBRATION_MAPS)
         gen = generate_velocity(fam, config.n_stats, seed=config.seed)
         s_real, s_gen = velocity_statistics(real), velocity_statistics(gen)
         out[fam] = {"distances": compare_statistics(s_real, s_gen), "n_real": int(len(real)), "n_generated": int(len(gen))}

@@ -239,6 +239,7 @@ class LinearityConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     }
 
     def validate(self) -> None:
+        self.validate_data_fields()
         for name in ("families", "encoder_kernel_families", "variant_families"):
             object.__setattr__(self, name, tuple(check_family(f) for f in getattr(self, name)))
         if not self.families:
@@ -733,9 +734,7 @@ def run(config: LinearityConfig) -> Artifact:
         return m
 
     for fam in config.families:
-        splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, seed=config.seed,
-                                    acquisition=config.acquisition, device=config.device, progress=config.progress,
-                                    openfwi_dir=config.openfwi_dir)
+        splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
         metrics["linearity"][fam] = piece(f"linearity-{fam}", lambda: _linearity(config, splits))
         metrics["decoder_kernels"][fam] = piece(f"decoder-kernels-{fam}", lambda: _decoder_kernels(config, splits))["kernels"]
         metrics["kernel_counts"][fam] = piece(f"kernel-counts-{fam}", lambda: _kernel_counts(config, splits))

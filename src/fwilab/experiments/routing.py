@@ -99,6 +99,7 @@ class RoutingConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     }
 
     def validate(self) -> None:
+        self.validate_data_fields()
         object.__setattr__(self, "families", tuple(check_family(f) for f in self.families))
         if not self.families:
             raise ValueError("families must name at least one family")
@@ -136,9 +137,7 @@ class RoutingConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
 def run(config: RoutingConfig) -> Artifact:
     parts: dict[str, list] = {"train": [], "val": [], "test": []}
     for fam in config.families:
-        s = load_family_splits(fam, config.n_train, config.n_val, config.n_test, seed=config.seed,
-                               acquisition=config.acquisition, device=config.device, progress=config.progress,
-                               openfwi_dir=config.openfwi_dir)
+        s = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
         parts["train"].append(head(s.train, config.train_per_family))
         parts["val"].append(head(s.val, config.val_per_family))
         parts["test"].append(head(s.test, config.test_per_family))

@@ -133,6 +133,7 @@ class SpectralConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     }
 
     def validate(self) -> None:
+        self.validate_data_fields()
         object.__setattr__(self, "families", tuple(check_family(f) for f in self.families))
         object.__setattr__(self, "ablation_family", check_family(self.ablation_family))
         if not self.families:
@@ -181,9 +182,7 @@ def run(config: SpectralConfig) -> Artifact:
     data: dict[str, tuple] = {}
     done: set[str] = set()
     for fam in families:
-        s = load_family_splits(fam, config.n_train, config.n_val, config.n_test, seed=config.seed,
-                               acquisition=acq, device=config.device, progress=config.progress,
-                               openfwi_dir=config.openfwi_dir)
+        s = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
         train, val, test = (head(s.train, config.train_samples), head(s.val, config.val_samples),
                             head(s.test, config.test_samples))
         rho_t = target_energy_ratio(train)

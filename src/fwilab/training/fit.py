@@ -40,6 +40,7 @@ from fwilab.progress import bar as progress_bar
 from fwilab.training import checkpoint as ckpt
 from fwilab.training.distributed import DistributedContext, init_from_env
 from fwilab.training.losses import l1_plus_l2, loss_with_parts
+from fwilab.training.batchnorm import recalibrate_batchnorm
 from fwilab.training.schedules import SCHEDULES, LRSchedule
 
 AMP_MODES: tuple[str, ...] = ("auto", "bf16", "fp16", "off")
@@ -76,7 +77,10 @@ class FitConfig:
     to the device once (when it fits there); ``progress`` bar, updated every ``log_every`` steps.
 
     Validation and checkpoints: validate every ``val_every`` epochs (and after the last) with
-    ``val_batch_size`` (default ``batch_size``); keep the epoch with the best ``select_by``
+    ``val_batch_size`` (default ``batch_size``), after re-estimating BatchNorm statistics on the
+    epoch's first ``bn_recalibration_batches`` training batches where that is > 0
+    (:func:`fwilab.training.batchnorm.recalibrate_batchnorm`: eval then agrees with training at a large
+    learning rate); keep the epoch with the best ``select_by``
     (``val_loss``, ``val_<metric>`` or ``train_loss``) by ``select_mode`` 'min' | 'max';
     ``checkpoint_dir`` (None: no files) gets ``last.pt`` every epoch, ``best.pt`` and, with
     ``keep_epoch_checkpoints``, one file per epoch. ``drop_last`` drops the last incomplete
@@ -107,6 +111,7 @@ class FitConfig:
     drop_last: bool = True
     val_batch_size: int | None = None
     val_every: int = 1
+    bn_recalibration_batches: int = 0
     select_by: str = "val_loss"
     select_mode: str = "min"
     checkpoint_dir: str | None = None
@@ -126,6 +131,10 @@ class FitConfig:
             positive_int("val_batch_size")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"FitConfig.seed must be a non-negative integer, got {self.seed!r}")
+        if (not isinstance(self.bn_recalibration_batches, int) or isinstance(self.bn_recalibration_batches, bool)
+                or self.bn_recalibration_batches < 0):
+            raise ValueError("FitConfig.bn_recalibration_batches must be a non-negative integer, got "
+                             f"{self.bn_recalibration_batches!r}")
         if not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise ValueError(f"FitConfig.num_workers must be a non-negative integer, got {self.num_workers!r}")
         if self.weight_decay < 0:
@@ -927,6 +936,9 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
             record: dict[str, float] = {"epoch": epoch + 1, "lr": lr}
             record.update({f"train_{k}": v for k, v in train.items()})
             validate = val_data is not None and ((epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs)
+            if validate and config.bn_recalibration_batches:
+                recalibrate_batchnorm(ctx.module, (x for x, _ in stream(
+                    batches_for(epoch)[:config.bn_recalibration_batches])), autocast=ctx.autocast)
             if validate:
                 # DDP syncs BatchNorm statistics at the start of a forward: after the epoch's last step each
                 # rank holds its own batch's; every rank scores rank 0's model (the one it saves)

@@ -286,6 +286,24 @@ def _dist_version(name: str) -> str | None:
         return None
 
 
+#: CPU forward target (issue "CPU-first reproduction"): at batch 16 on 2 cores, >= 4 G cell-updates/s and
+#: >= 15x deepwave's rate in the same run
+CPU_FORWARD_TARGET = {"batch": 16, "gcell_updates_per_s": 4.0, "vs_deepwave": 15.0}
+
+
+def cpu_forward_target(report: dict[str, Any]) -> dict[str, Any]:
+    """The fast path's rate at the target batch beside deepwave's from the same run, and whether both targets are met."""
+    b = str(CPU_FORWARD_TARGET["batch"])
+    paths = report["paths"]
+    fast = paths.get("fast", {}).get(b, {}).get("gcell_updates_per_s")
+    dw = paths.get("deepwave", {}).get(b, {}).get("gcell_updates_per_s")
+    ratio = fast / dw if fast and dw else None
+    return {"batch": int(b), "fast_gcell_updates_per_s": fast, "deepwave_gcell_updates_per_s": dw,
+            "ratio": ratio, "target": CPU_FORWARD_TARGET,
+            "meets_rate": bool(fast and fast >= CPU_FORWARD_TARGET["gcell_updates_per_s"]),
+            "meets_ratio": bool(ratio and ratio >= CPU_FORWARD_TARGET["vs_deepwave"])}
+
+
 def forward_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The forward benchmark as a flat table: one row per (path, batch)."""
     return [{"path": path, "batch": int(b), "samples/s": e["samples_per_s"],
@@ -322,7 +340,40 @@ def train_benchmark(device: str = "auto", batch_sizes: tuple[int, ...] | None = 
         report["rows"].append({"batch": b, "samples/s": r["samples_per_s"], "step ms": r["step_ms"], "amp": r["amp"],
                                "channels_last": r["channels_last"], "compile": r["compile"],
                                "input pipeline samples/s": pipe["samples_per_s"]})
+    if not cuda:
+        report["cpu_recipe"] = cpu_recipe_benchmark(steps=max(steps, 8))
     return report
+
+
+#: the baselines chapter's cpu recipe: InversionNet at width 0.25 on records decimated x4 (nt 250), batch 32;
+#: target (issue "CPU-first reproduction"): >= 60 training samples/s on 2 cores
+CPU_RECIPE = {"width": 0.25, "nt": 250, "batch": 32, "target_samples_per_s": 60.0}
+
+
+def cpu_recipe_benchmark(steps: int = 8) -> dict[str, Any]:
+    """Training throughput of the cpu recipe's InversionNet on the CPU: plain (NCHW), channels-last, and
+    channels-last under ``torch.compile`` (inductor), through the fit loop's step. Also checks that the
+    compiled step computes what the eager one does (first-step loss, relative difference)."""
+    from .models.inversionnet import InversionNet
+    from .training.fit import throughput_benchmark
+
+    shape = (OPENFWI.n_shots, CPU_RECIPE["nt"], OPENFWI.n_receivers)
+    rows = []
+    for label, cl, comp in (("NCHW", False, False), ("channels-last", True, False),
+                            ("channels-last + torch.compile", True, True)):
+        torch.manual_seed(0)
+        model = InversionNet(nt=CPU_RECIPE["nt"], width=CPU_RECIPE["width"])
+        try:
+            r = throughput_benchmark(model, shape, CPU_RECIPE["batch"], steps=steps, device="cpu",
+                                     channels_last=cl, compile=comp, warmup_steps=3)
+            rows.append({"variant": label, "samples/s": r["samples_per_s"], "step ms": r["step_ms"]})
+        except Exception as exc:   # torch.compile needs a C++ compiler: report, do not fail the bench
+            rows.append({"variant": label, "error": f"{type(exc).__name__}: {exc}"[:300]})
+    best = max((r for r in rows if "samples/s" in r), key=lambda r: r["samples/s"], default=None)
+    return {"model": f"InversionNet width {CPU_RECIPE['width']}, nt {CPU_RECIPE['nt']}, batch {CPU_RECIPE['batch']}",
+            "rows": rows, "best": best["variant"] if best else None,
+            "target_samples_per_s": CPU_RECIPE["target_samples_per_s"],
+            "meets_target": bool(best and best["samples/s"] >= CPU_RECIPE["target_samples_per_s"])}
 
 
 def run_benchmark(what: str = "forward", device: str = "auto", batch_sizes: tuple[int, ...] | None = None,
@@ -337,6 +388,8 @@ def run_benchmark(what: str = "forward", device: str = "auto", batch_sizes: tupl
         report = forward_benchmark(batch_sizes=tuple(batch_sizes or ((1, 16, 128) if cuda else (1, 4, 16))),
                                    device=device, progress=True)
         report["rows"] = forward_rows(report)
+        if not cuda:
+            report["cpu_target"] = cpu_forward_target(report)
     elif what == "train":
         report = train_benchmark(device=device, batch_sizes=tuple(batch_sizes) if batch_sizes else None)
     elif what == "gradient":

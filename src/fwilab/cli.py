@@ -169,8 +169,24 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     report, path = run_benchmark(args.what, device=args.device, batch_sizes=args.batches,
                                  results_dir=args.results_dir)
-    for row in report["rows"]:
+    def show(row: dict) -> None:
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+    for row in report["rows"]:
+        show(row)
+    target = report.get("cpu_target")
+    if target:
+        ratio = f"{target['ratio']:.1f}x deepwave" if target["ratio"] else "deepwave not timed"
+        print(f"target at batch {target['batch']}: {target['fast_gcell_updates_per_s'] or 0:.2f} G cell-updates/s "
+              f"(>= {target['target']['gcell_updates_per_s']:g}: {'met' if target['meets_rate'] else 'not met'}), "
+              f"{ratio} (>= {target['target']['vs_deepwave']:g}x: {'met' if target['meets_ratio'] else 'not met'})")
+    recipe = report.get("cpu_recipe")
+    if recipe:
+        print(f"cpu recipe ({recipe['model']}):")
+        for row in recipe["rows"]:
+            show(row)
+        print(f"best: {recipe['best']} (target >= {recipe['target_samples_per_s']:g} samples/s: "
+              f"{'met' if recipe['meets_target'] else 'not met'})")
     print(f"written to {path}")
     return 0
 

@@ -35,8 +35,13 @@ def _data_line(config: dict[str, Any]) -> str:
     """Which data a training chapter used (configs with ``openfwi_dir``; none for the data chapter)."""
     if "openfwi_dir" not in config:
         return ""
+    rate = (f"; the networks read records decimated ×{config['decimate']} in time"
+            if config.get("decimate", 1) > 1 else "")
+    if config["openfwi_dir"] is None and config.get("maps") == "real":
+        return ("- **data** real OpenFWI velocity maps (FlatVel-A, CurveVel-A; scored on OpenFWI's test maps) "
+                f"forward-modelled here on OpenFWI's convention, generated maps for the other families{rate}\n")
     if config["openfwi_dir"] is None:
-        return "- **data** generated here (OpenFWI's families and acquisition, seeded by the seed above)\n"
+        return f"- **data** generated here (OpenFWI's families and acquisition, seeded by the seed above){rate}\n"
     return f"- **data** the real OpenFWI files under `{config['openfwi_dir']}` (OpenFWI's train and test splits)\n"
 
 
@@ -95,3 +100,14 @@ def show_claims(art: Artifact) -> None:
     from IPython.display import HTML, display
 
     display(HTML(claims_html(art.claims)))
+
+
+def table(df, precision: int = 4, caption: str | None = None):
+    """A pandas table styled for the page: no index, numbers never wrapped over lines (``mean ± std``
+    stays in one cell), compact cells."""
+    styler = df.style.format(precision=precision, na_rep="–").hide(axis="index")
+    styler = styler.set_table_styles([{"selector": "td, th", "props": [("white-space", "nowrap"),
+                                                                        ("padding", "2px 8px")]}])
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler

@@ -239,7 +239,7 @@ def test_a_stop_between_the_two_files_is_detected_and_recomputed(tmp_path, monke
 def test_a_run_that_overrides_its_preset_lists_its_claims_unjudged(tmp_path):
     """Saved under the preset's profile name, an overridden run's verdict would pass for the preset's:
     its claims keep their numbers and say why they are not judged. The seed is not an override."""
-    from fwilab.claims import HOLDS, NOT_JUDGED, Claim, judge
+    from fwilab.claims import HOLDS, NOT_JUDGED, Claim, judge, unjudged_for_overrides
 
     def run(cfg):
         art = Artifact(chapter="toy", config={}, provenance={}, metrics={}, arrays={})
@@ -247,10 +247,12 @@ def test_a_run_that_overrides_its_preset_lists_its_claims_unjudged(tmp_path):
                             verdict=judge(cfg.profile, True), chapter="toy", profile=cfg.profile).to_dict()]
         return art
 
-    preset = run_or_load(ToyConfig.preset("cpu", seed=5, results_dir=str(tmp_path)), run, log=lambda s: None)
+    preset = run_or_load(ToyConfig.preset("cpu", seed=5, results_dir=str(tmp_path)), run, log=lambda s: None,
+                         overridden_claims=unjudged_for_overrides)
     assert preset.claims[0]["verdict"] == HOLDS and preset.claims[0]["rule"] == "r"
     logged = []
-    other = run_or_load(ToyConfig.preset("cpu", n=1, results_dir=str(tmp_path)), run, log=logged.append)
+    other = run_or_load(ToyConfig.preset("cpu", n=1, results_dir=str(tmp_path)), run, log=logged.append,
+                        overridden_claims=unjudged_for_overrides)
     assert other.claims[0]["verdict"] == NOT_JUDGED and other.claims[0]["ours"] == "1"
     assert "n=1 (preset 3)" in other.claims[0]["rule"]
     assert load_artifact(tmp_path, "toy", "cpu").claims == other.claims
@@ -260,8 +262,8 @@ def test_a_run_that_overrides_its_preset_lists_its_claims_unjudged(tmp_path):
 
 def test_an_overridden_artifact_saved_with_verdicts_is_unjudged_when_loaded(tmp_path):
     """Artifacts saved before overridden runs were left unjudged: loaded, and in the ledger, they are too."""
-    from fwilab.claims import HOLDS, NOT_JUDGED, ledger_rows
-    from fwilab.experiments import make_config, run_chapter
+    from fwilab.claims import HOLDS, NOT_JUDGED
+    from fwilab.experiments import ledger, make_config, run_chapter
 
     config = make_config("data", "cpu", n_real=8, results_dir=str(tmp_path))
     claim = dict(id="data.x", paper="p", statement="s", theirs="1", ours="2", rule="r", verdict=HOLDS,
@@ -269,8 +271,8 @@ def test_an_overridden_artifact_saved_with_verdicts_is_unjudged_when_loaded(tmp_
     save_artifact(Artifact(chapter="data", config=config.to_dict(), provenance={"config_hash": config.config_hash},
                            metrics={}, arrays={}, claims=[claim]), tmp_path)
     stored = load_artifact(tmp_path, "data", "cpu")
-    assert ledger_rows([stored])[0]["verdict"] == NOT_JUDGED
+    assert ledger([stored])[0]["verdict"] == NOT_JUDGED
     assert run_chapter(config, log=lambda s: None).claims[0]["verdict"] == NOT_JUDGED
     plain = make_config("data", "cpu", results_dir=str(tmp_path))
     stored.config = plain.to_dict()
-    assert ledger_rows([stored])[0]["verdict"] == HOLDS
+    assert ledger([stored])[0]["verdict"] == HOLDS

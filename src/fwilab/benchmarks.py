@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .config import device_name, resolve_device
+from .devices import device_name, resolve_device
 from .physics.acquisition import OPENFWI, Acquisition
 from .physics import solver
 from .physics.solver import cell_updates, forward_model
@@ -380,7 +380,8 @@ def run_benchmark(what: str = "forward", device: str = "auto", batch_sizes: tupl
                   results_dir: str = "results") -> tuple[dict[str, Any], Path]:
     """``make bench``: run a benchmark and write it with provenance to
     ``<results_dir>/bench/<what>-<device type>.json`` (atomically)."""
-    from .results import atomic_write_text, git_state
+    from .files import atomic_write_text
+    from .results import git_state
 
     t0 = time.perf_counter()
     if what == "forward":

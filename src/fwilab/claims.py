@@ -9,7 +9,7 @@ The ledger chapter (``book/claims.md``) collects the claims of every artifact.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 HOLDS = "holds"
 PARTLY = "partly"
@@ -91,22 +91,13 @@ def unjudged_for_overrides(claims: Iterable[dict[str, Any]], overrides: dict[str
     return out
 
 
-def _overrides_of(art: Any) -> dict[str, tuple[Any, Any]]:
-    """The preset overrides recorded in an artifact's config (an artifact saved before overridden runs
-    were left unjudged keeps its verdicts otherwise); none when its config cannot be rebuilt."""
-    config = getattr(art, "config", None)
-    if not config or "profile" not in config:
-        return {}
-    try:
-        from .experiments import experiment
-
-        return experiment(art.chapter).CONFIG(**config).preset_overrides()
-    except (ValueError, TypeError):   # another chapter, or a config from another version
-        return {}
-
-
-def ledger_rows(artifacts: Iterable[Any], largest_profile_only: bool = True) -> list[dict[str, Any]]:
+def ledger_rows(artifacts: Iterable[Any], largest_profile_only: bool = True,
+                overrides_of: Callable[[Any], dict[str, tuple[Any, Any]]] | None = None) -> list[dict[str, Any]]:
     """All claims of the given artifacts, one dict per claim, ordered by chapter then id.
+
+    ``overrides_of(artifact)`` gives the preset overrides recorded in an artifact's config (the claims of
+    an overridden run are listed unjudged, :func:`unjudged_for_overrides`); the registry knows no
+    chapter, so the caller hands it in (:func:`fwilab.experiments.ledger` does).
 
     With ``largest_profile_only`` (the ledger's view) a chapter whose artifacts exist at several
     profiles contributes the claims of its largest one only (full over cpu over smoke), so a claim
@@ -117,7 +108,7 @@ def ledger_rows(artifacts: Iterable[Any], largest_profile_only: bool = True) -> 
     rank = {p: i for i, p in enumerate(PROFILES)}
     rows = []
     for art in artifacts:
-        for c in unjudged_for_overrides(art.claims, _overrides_of(art)):
+        for c in unjudged_for_overrides(art.claims, overrides_of(art) if overrides_of else {}):
             Claim(**c)  # validates the stored verdict
             rows.append(dict(c))
     if largest_profile_only:

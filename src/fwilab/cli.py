@@ -58,7 +58,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
 def _cmd_data_status(args: argparse.Namespace) -> int:
     import json as _json
 
-    from .data.generate import default_cache_dir
+    from .files import default_cache_dir
 
     root = default_cache_dir() / "store"
     folders = sorted(p for p in root.glob("*") if (p / "manifest.json").exists()) if root.exists() else []
@@ -201,12 +201,12 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_claims(args: argparse.Namespace) -> int:
-    from .claims import ledger_rows
+    from .experiments import ledger
     from .results import iter_artifacts
 
     if not Path(args.results_dir).is_dir():
         raise ValueError(f"no results folder {args.results_dir!r} (run a chapter first, or pass --results-dir)")
-    rows = ledger_rows(iter_artifacts(args.results_dir))
+    rows = ledger(iter_artifacts(args.results_dir))
     if not rows:
         print(f"no claims under {args.results_dir}")
     for r in rows:
@@ -225,7 +225,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import DEVICES, PROFILES
+    from .config import PROFILES
+    from .devices import DEVICES
     from .data.families import FAMILIES
     from .experiments import EXPERIMENTS
 

@@ -20,9 +20,10 @@ from typing import Any, ClassVar, Iterable
 
 import torch
 
+from .devices import DEVICES, device_name, resolve_device  # noqa: F401  (re-exported: the config API)
+
 #: smoke: seconds on a CPU (tests, CI); cpu: minutes per chapter on 2 cores; full: the published GPU run.
 PROFILES: tuple[str, ...] = ("smoke", "cpu", "full")
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 #: Fields that describe *where/how* a run is executed, not *what* it computes: they are recorded
 #: in the provenance but left out of the config hash, so a CPU artifact is reused on a GPU machine.
@@ -37,33 +38,6 @@ def check_profile(profile: str) -> str:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     return profile
-
-
-def resolve_device(spec: str | torch.device = "auto") -> torch.device:
-    """Turn ``'auto' | 'cpu' | 'cuda' | 'cuda:N'`` into a device, failing clearly if CUDA is missing."""
-    if isinstance(spec, torch.device):
-        spec = str(spec)
-    if not isinstance(spec, str):
-        raise ValueError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {spec!r}")
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if spec == "cpu":
-        return torch.device("cpu")
-    if spec == "cuda" or spec.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={spec!r} was asked for but no CUDA GPU is available on this machine "
-                f"(torch {torch.__version__}); use device='auto' or 'cpu'"
-            )
-        return torch.device(spec)
-    raise ValueError(f"unknown device {spec!r}: choose one of {', '.join(DEVICES)} (or 'cuda:N')")
-
-
-def device_name(device: torch.device) -> str:
-    """Human-readable device name for provenance, e.g. 'NVIDIA H100 80GB HBM3' or 'cpu (2 threads)'."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def _jsonable(value: Any) -> Any:
@@ -277,11 +251,10 @@ class OpenFWIFilesMixin:
     SUPPORTS_DECIMATION: ClassVar[bool] = False
 
     def validate_data_fields(self) -> None:
-        from .data.transforms import decimated_length
-
         if self.maps not in ("generated", "real"):
             raise ValueError(f"unknown maps {self.maps!r}: choose 'generated' or 'real'")
-        decimated_length(self.nt, self.decimate)   # names a bad factor
+        if self.decimate < 1:   # an integer by now (__post_init__'s type check)
+            raise ValueError(f"decimation factor must be an integer >= 1, got {self.decimate!r}")
         if self.decimate != 1 and not self.SUPPORTS_DECIMATION:
             raise ValueError(f"the {self.CHAPTER} chapter's models read full-rate records: decimate must be 1, "
                              f"got {self.decimate}")
@@ -295,21 +268,9 @@ class OpenFWIFilesMixin:
 
     @property
     def data_nt(self) -> int:
-        """Time samples of the records the networks read."""
-        from .data.transforms import decimated_length
-
-        return decimated_length(self.nt, self.decimate)
-
-    def check_openfwi_files(self, families) -> None:
-        """With ``openfwi_dir``, fail before any training if a family's folder is missing, too short
-        or on another survey (a run would otherwise train every earlier family first)."""
-        if self.openfwi_dir is None:
-            return
-        from .data.splits import openfwi_datasets
-
-        for family in dict.fromkeys(families):
-            openfwi_datasets(family, self.n_train, self.n_val, self.n_test, self.openfwi_dir,
-                             acquisition=self.acquisition)
+        """Time samples of the records the networks read: ``ceil(nt / decimate)``
+        (:func:`fwilab.data.transforms.decimated_length`)."""
+        return -(-self.nt // self.decimate)
 
     @property
     def data_source(self) -> str:

@@ -31,8 +31,9 @@ from typing import Any, BinaryIO, Callable, Iterable
 import numpy as np
 import torch
 
-from .claims import unjudged_for_overrides
-from .config import EXECUTION_FIELDS, ExperimentConfig, device_name, resolve_device
+from .config import EXECUTION_FIELDS, ExperimentConfig
+from .devices import device_name, resolve_device
+from .files import atomic_save_npz, atomic_write, atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
 
 ARTIFACT_JSON = "artifact.json"
 ARRAYS_NPZ = "arrays.npz"
@@ -128,42 +129,6 @@ def artifact_dir(results_dir: str | os.PathLike, chapter: str, profile: str) -> 
     return Path(results_dir) / chapter / profile
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
-    """Write a file atomically: ``write(fh)`` fills a temporary file in the same folder, which is
-    fsynced and renamed over ``path``; on any error (or interrupt) the temporary file is removed
-    and a previous ``path`` is left as it was."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a result file is an ordinary file
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    atomic_write(path, lambda fh: fh.write(data))
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    _atomic_write_bytes(Path(path), text.encode())
-
-
-def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    _atomic_write_bytes(Path(path), buf.getvalue())
-
-
 def _default(o: Any) -> Any:
     if isinstance(o, (np.floating, np.integer, np.bool_)):
         return o.item()
@@ -218,13 +183,20 @@ def iter_artifacts(results_dir: str | os.PathLike):
         yield load_artifact(results_dir, p.parent.parent.name, p.parent.name)
 
 
+ClaimsHook = Callable[[list, dict], list]
+
+
 def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Artifact],
-                log: Callable[[str], None] = print) -> Artifact:
+                log: Callable[[str], None] = print, overridden_claims: ClaimsHook | None = None) -> Artifact:
     """Load the artifact whose config hash matches ``config``, else run and save it.
 
     ``config.recompute`` forces a fresh run. ``run(config)`` returns an :class:`Artifact` without
-    provenance; this function times it and adds provenance before saving.
+    provenance; this function times it and adds provenance before saving. ``overridden_claims(claims,
+    overrides)`` rewrites the claims of a run whose parameters differ from its preset (loaded or fresh,
+    before saving); the store knows no claims, so the caller hands it in
+    (:func:`fwilab.experiments.run_chapter` passes :func:`fwilab.claims.unjudged_for_overrides`).
     """
+    rewrite = overridden_claims or (lambda claims, overrides: claims)
     device = resolve_device(config.device)   # a GPU asked for and missing fails here, loading or not
     try:
         found = load_artifact(config.results_dir, config.CHAPTER, config.profile)
@@ -236,7 +208,7 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
     if found is not None and not config.recompute:
         if found.config_hash == config.config_hash:
             # an artifact saved before overridden runs were left unjudged
-            found.claims = unjudged_for_overrides(found.claims, config.preset_overrides())
+            found.claims = rewrite(found.claims, config.preset_overrides())
             p = found.provenance
             log(f"loaded {config.CHAPTER}/{config.profile} from {config.results_dir} "
                 f"(commit {str(p.get('git_commit'))[:10]}, {p.get('device_name')}, {p.get('wall_s')} s)")
@@ -255,7 +227,7 @@ def run_or_load(config: ExperimentConfig, run: Callable[[ExperimentConfig], Arti
     artifact.config = config.to_dict()
     overrides = config.preset_overrides()
     if overrides:
-        artifact.claims = unjudged_for_overrides(artifact.claims, overrides)
+        artifact.claims = rewrite(artifact.claims, overrides)
         log(f"this run differs from the {config.profile} preset in {', '.join(overrides)}: its claims are "
             "listed but not judged")
     if is_main_process():

@@ -5,7 +5,7 @@ import pytest
 
 from fwilab.data.normalize import normalize_seismic, normalize_velocity
 from fwilab.data.openfwi import write_pair
-from fwilab.data.splits import load_family_splits, openfwi_family_folder
+from fwilab.data.splits import check_openfwi_files, load_family_splits, openfwi_family_folder
 from fwilab.physics.acquisition import OPENFWI
 
 SURVEY = OPENFWI.replace(nt=20, nz=6, nx=8, nbc=4, source_x=(0, 7), receiver_x=tuple(range(8)))
@@ -90,7 +90,7 @@ def test_a_chapter_checks_every_familys_files_before_training(openfwi_root, monk
                          variant_families=["flatvel-a"], encoder_kernel_families=["flatvel-a"], n_train=2,
                          n_val=1, n_test=1)
     with pytest.raises(ValueError, match=r"CurveVel_A"):
-        config.check_openfwi_files(config.families)
+        check_openfwi_files(config, config.families)
     assert make_config("linearity", "cpu", openfwi_dir="").openfwi_dir is None   # an empty path: generated data
 
 

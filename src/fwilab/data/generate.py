@@ -33,10 +33,10 @@ import numpy as np
 import torch
 
 from fwilab import __version__
-from fwilab.config import resolve_device
+from fwilab.devices import resolve_device
+from fwilab.files import CACHE_ENV, atomic_write_text, default_cache_dir, folder_lock  # noqa: F401 (CACHE_ENV, default_cache_dir: this module's API)
 from fwilab.physics.acquisition import OPENFWI, Acquisition
 from fwilab.progress import bar as progress_bar
-from fwilab.results import atomic_write_text
 
 from .normalize import log_transform
 from .openfwi import (METADATA_NAME, SAMPLES_PER_FILE, check_generated_complete, check_pair, find_pairs,
@@ -48,9 +48,6 @@ FORMAT_VERSION: int = 1
 #: Default forward-modelling batch [samples] per device type: a batch of OpenFWI samples needs
 #: ~6 MB of wavefields each (5 shots × 310² cells × 3 fields × 4 B).
 DEFAULT_BATCH_SIZE: dict[str, int] = {"cuda": 100, "cpu": 10}
-
-#: Environment variable naming the cache directory (default ``~/.cache/fwilab``).
-CACHE_ENV: str = "FWILAB_CACHE"
 
 
 def _velocity_family() -> tuple[Callable[..., np.ndarray], Callable[[str], str]]:
@@ -101,24 +98,8 @@ def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     return diffs
 
 
-@contextlib.contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
-    """Serialise generators writing into the same folder (POSIX advisory lock; a no-op elsewhere).
-
-    The empty ``.fwilab.lock`` stays in the folder on purpose: deleting it on release would let a
-    waiting process lock the old, unlinked file while a newcomer creates and locks a new one, and
-    both would write at once. Readers ignore it (it matches no OpenFWI file pattern)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(folder / ".fwilab.lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+#: one generator at a time in a folder (kept under its old name for callers of this module)
+_folder_lock = folder_lock
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -267,12 +248,6 @@ def generate_dataset(family: str, n: int, out: str | os.PathLike, *, seed: int =
         finally:
             bar.close()
     return out
-
-
-def default_cache_dir() -> Path:
-    """``$FWILAB_CACHE`` or ``~/.cache/fwilab``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "fwilab"
 
 
 def cached_dataset(family: str, n: int, *, seed: int = 0, acquisition: Acquisition = OPENFWI,

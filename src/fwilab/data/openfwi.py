@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..results import atomic_write
+from ..files import atomic_write
 from .normalize import DATA_RANGE, VELOCITY_MAX, VELOCITY_MIN, dataset_name, normalize_seismic, normalize_velocity
 
 #: Samples per file in every OpenFWI dataset (OpenFWI dataset_config.json / dataset.py: file_size = 500).

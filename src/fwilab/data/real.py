@@ -157,7 +157,7 @@ def write_real_maps(family: str, split: str, zip_path: str | os.PathLike, member
     ``vmodel2``, …, ``vmodel10``): the order of the samples in OpenFWI's split. Written atomically;
     returns the path.
     """
-    from ..results import atomic_save_npz
+    from ..files import atomic_save_npz
 
     fam = check_family(family)
     with zipfile.ZipFile(zip_path) as zf:

@@ -212,6 +212,16 @@ def openfwi_splits(family: str, n_train: int, n_val: int, n_test: int, openfwi_d
     )
 
 
+def check_openfwi_files(config, families) -> None:
+    """With ``config.openfwi_dir``, fail before any training if a family's folder is missing, too short or
+    on another survey (a run would otherwise train every earlier family first)."""
+    if config.openfwi_dir is None:
+        return
+    for family in dict.fromkeys(families):
+        openfwi_datasets(family, config.n_train, config.n_val, config.n_test, config.openfwi_dir,
+                         acquisition=config.acquisition)
+
+
 def openfwi_datasets(family: str, n_train: int, n_val: int, n_test: int, openfwi_dir: str | os.PathLike, *,
                      acquisition: Acquisition = OPENFWI) -> tuple[OpenFWIDataset, OpenFWIDataset]:
     """OpenFWI's train and test splits of ``family`` under ``openfwi_dir`` (raw, memory-mapped), checked

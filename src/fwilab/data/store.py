@@ -2,7 +2,7 @@
 
 A *store dataset* is one (family, source, split, acquisition, decimation) — e.g. the 5,000 real
 FlatVel-A train maps simulated on OpenFWI's survey and decimated ×4 in time — held in one folder
-under the cache (``$FWILAB_CACHE`` or ``~/.cache/fwilab``, :func:`fwilab.data.generate.default_cache_dir`)::
+under the cache (``$FWILAB_CACHE`` or ``~/.cache/fwilab``, :func:`fwilab.files.default_cache_dir`)::
 
     store/<family>-<source>-<split>[-seed<k>]-q<q>-<key>/
         manifest.json           identity + one entry per finished shard (checksums, device, wall time)
@@ -42,6 +42,8 @@ import numpy as np
 import torch
 
 from fwilab import __version__
+from fwilab.devices import resolve_device
+from fwilab.files import atomic_save_npy, atomic_write_text, default_cache_dir, folder_lock, sha256_file
 from fwilab.physics.acquisition import OPENFWI, Acquisition
 from fwilab.progress import bar as progress_bar
 
@@ -152,8 +154,6 @@ class StoreSpec:
         return f"{self.family}-{self.source}-{self.split}{seed}-q{self.decimate}-{self.key}"
 
     def folder(self, cache_dir: str | os.PathLike | None = None) -> Path:
-        from .generate import default_cache_dir
-
         root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         return root / "store" / self.name
 
@@ -167,20 +167,10 @@ def _paths(folder: Path, shard: int) -> tuple[Path, Path]:
     return folder / f"seismic-{shard:05d}.npy", folder / f"velocity-{shard:05d}.npy"
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _save_npy(path: Path, array: np.ndarray) -> str:
     """Write ``array`` atomically (temporary name, fsync, rename) and return the file's SHA-256."""
-    from fwilab.results import atomic_write
-
-    atomic_write(path, lambda fh: np.save(fh, np.ascontiguousarray(array), allow_pickle=False))
-    return _sha256_file(path)
+    atomic_save_npy(path, array)
+    return sha256_file(path)
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
@@ -194,8 +184,6 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
 
 
 def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    from fwilab.results import atomic_write_text
-
     atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
 
 
@@ -253,9 +241,6 @@ def build(spec: StoreSpec, n: int | None = None, *, cache_dir: str | os.PathLike
     Raises:
         ValueError: ``n`` beyond the real maps of the split, or a folder holding another dataset.
     """
-    from fwilab.config import resolve_device
-    from .generate import _folder_lock
-
     cap = spec.capacity
     if n is None:
         if cap is None:
@@ -269,7 +254,7 @@ def build(spec: StoreSpec, n: int | None = None, *, cache_dir: str | os.PathLike
     batch = batch_size or (100 if torch_device.type == "cuda" else CPU_BATCH)
     folder = spec.folder(cache_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(folder):
+    with folder_lock(folder):
         for stray in folder.glob(".*.tmp*"):   # a build killed mid-write leaves at most its temporaries
             stray.unlink(missing_ok=True)
         manifest = read_manifest(folder)
@@ -311,7 +296,7 @@ def build(spec: StoreSpec, n: int | None = None, *, cache_dir: str | os.PathLike
 def _check_array(path: Path, entry: dict[str, Any], key: str, shape: tuple[int, ...]) -> np.ndarray:
     if not path.exists():
         raise StoreError(f"store file {path} is missing (listed in its manifest); rebuild with `fwilab data build`")
-    digest = _sha256_file(path)
+    digest = sha256_file(path)
     if digest != entry[key]:
         raise StoreError(f"store file {path} is corrupt: its SHA-256 differs from the manifest's; delete it and "
                          "rebuild with `fwilab data build` (only that shard is recomputed)")

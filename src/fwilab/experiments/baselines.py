@@ -21,7 +21,7 @@ import torch
 from ..claims import Claim, judge
 from ..config import ExperimentConfig, OpenFWIFilesMixin, SurveyMixin
 from ..data.families import FAMILIES, check_family
-from ..data.splits import load_family_splits, map_source
+from ..data.splits import check_openfwi_files, load_family_splits, map_source
 from ..metrics import count_flops, count_parameters, cpu_latency, mean_std
 from ..models.inversionnet import InversionNet
 from ..models.velocitygan import (ADVERSARIAL_WEIGHT, GP_WEIGHT, L1_WEIGHT, L2_WEIGHT, N_CRITIC,
@@ -259,7 +259,7 @@ def _model_costs(config: BaselinesConfig) -> dict[str, Any]:
 def run(config: BaselinesConfig) -> Artifact:
     metrics: dict[str, Any] = {"runs": [], "fwi": {}}
     arrays: dict[str, np.ndarray] = {}
-    config.check_openfwi_files(config.families + config.gan_families)   # before the first family trains
+    check_openfwi_files(config, config.families + config.gan_families)   # before the first family trains
     families = tuple(dict.fromkeys(config.families + config.gan_families))
     splits = {}
     # in order of what the book needs most: the reference InversionNet of every family (the trained-regime

@@ -46,7 +46,7 @@ import torch
 from ..claims import Claim, judge
 from ..config import ExperimentConfig, OpenFWIFilesMixin, SurveyMixin
 from ..data.families import check_family
-from ..data.splits import FamilySplits, load_family_splits
+from ..data.splits import FamilySplits, check_openfwi_files, load_family_splits
 from ..layers.integral import DECODER_KERNELS, ENCODER_KERNELS, SeismicIntegralTransform, VelocityIntegralTransform
 from ..metrics import VELOCITY_SCALE, count_flops, count_parameters, cpu_latency, mean_std
 from ..models.inversionnet import InversionNet, scaled_dims
@@ -726,7 +726,7 @@ def run(config: LinearityConfig) -> Artifact:
     metrics: dict[str, Any] = {"linearity": {}, "decoder_kernels": {}, "encoder_kernels": {}, "kernel_counts": {},
                                "runs": [], "fwi": {}}
     arrays: dict[str, np.ndarray] = {}
-    config.check_openfwi_files(config.families)   # before the first family trains
+    check_openfwi_files(config, config.families)   # before the first family trains
 
     def piece(name: str, fn, unrelated=()) -> dict[str, Any]:
         m, a = run_piece(config, name, fn, unrelated=unrelated)

@@ -1,13 +1,13 @@
 """The forward scheme as one fused Triton kernel per time step (the CUDA fast path).
 
 Why a hand-written kernel: one step of the scheme is memory-bound. ``torch.compile`` of
-:func:`~fwilab.physics.solver.leapfrog_step` reads the three coefficient arrays once per shot and leaves
+:func:`~fwilab.physics.scheme.leapfrog_step` reads the three coefficient arrays once per shot and leaves
 injection and recording as separate launches (the issue measured ~70 G cell-updates/s on one H100).
 This kernel, per time step and for every model of the batch:
 
 * loads a tile of the model's ``α = (v·dt/dx)²`` once and forms ``temp1 = 2 + 2·c1·α − k`` and
   ``temp2 = 1 − k`` in registers, with ``k = κ0·shape·dt`` from the damping profile shared by all
-  models (:func:`~fwilab.physics.solver.damping_shape`, one [NZ, NX] array that stays in L2) and the
+  models (:func:`~fwilab.physics.scheme.damping_shape`, one [NZ, NX] array that stays in L2) and the
   model's scalar ``κ0``;
 * loops over the model's shots with those coefficients in registers: per cell update it reads
   ``p`` (the ±1/±2 neighbours come from L1/L2) and ``p⁻`` and writes ``p⁺`` over ``p⁻``, so DRAM
@@ -15,7 +15,8 @@ This kernel, per time step and for every model of the batch:
 * adds the source term ``(v_s·dt)²·w[n]`` to ``p⁺`` at the shot's source cell and stores ``p⁺`` at the
   receiver cells straight into the seismic array [batch, shot, time, receiver].
 
-The operations are the reference's (:func:`~fwilab.physics.solver.leapfrog_step`) in the same order;
+The operations are the reference's (:func:`~fwilab.physics.scheme.leapfrog_step`) in the same order,
+subnormal results flushed to zero as there;
 the GPU compiler may contract a multiply and an add into one FMA, so results agree to float32
 rounding (tests: relative L2 below 1e-6 against the reference, in Triton's CPU interpreter).
 
@@ -37,8 +38,11 @@ from typing import Any
 import torch
 
 from .acquisition import Acquisition
-from . import solver
-from .solver import C1, C2, C3
+from . import scheme
+from .scheme import C1, C2, C3
+
+#: float32's smallest normal number (scheme.flush_subnormal flushes results below it)
+FLT32_TINY = 1.1754943508222875e-38
 
 try:
     import triton
@@ -86,7 +90,7 @@ def _build_kernel():
     def step_kernel(p_ptr, pold_ptr, alpha_ptr, shape_ptr, kappa0_ptr, beta_ptr, wavelet_ptr, src_x_ptr,
                     rec_of_col_ptr, seis_ptr, n, nt, NZ, NX, n_rec, src_row, rec_row, dt,
                     S: tl.constexpr, C1X2: tl.constexpr, C2: tl.constexpr, C3: tl.constexpr,
-                    BZ: tl.constexpr, BX: tl.constexpr):
+                    TINY: tl.constexpr, BZ: tl.constexpr, BX: tl.constexpr):
         # one program: a BZ × BX tile of one model (axis 2), all of its shots
         b = tl.program_id(2).to(tl.int64)
         rows = tl.program_id(1) * BZ + tl.arange(0, BZ)[:, None]  # [BZ, 1]
@@ -123,6 +127,8 @@ def _build_kernel():
             p0 = tl.load(pc, mask=inside, other=0.0)
             po = tl.load(pold_ptr + base + cell, mask=inside, other=0.0)
             p_new = temp1 * p0 - temp2 * po + alpha * (C2 * near + C3 * far)
+            # subnormal results are flushed to zero, as in the reference (scheme.flush_subnormal)
+            p_new = tl.where(tl.abs(p_new) < TINY, 0.0, p_new)
             amp = tl.load(beta_ptr + b * S + s) * w
             p_new = tl.where(on_src_row & (cols == tl.load(src_x_ptr + s)), p_new + amp, p_new)
             tl.store(pold_ptr + base + cell, p_new, mask=inside)
@@ -133,7 +139,7 @@ def _build_kernel():
 
 def _constants(n_shots: int, block: tuple[int, int]) -> dict[str, Any]:
     """The kernel's compile-time constants: shots per model, the scheme's weights, the tile."""
-    return dict(S=int(n_shots), C1X2=2.0 * C1, C2=C2, C3=C3, BZ=int(block[0]), BX=int(block[1]))
+    return dict(S=int(n_shots), C1X2=2.0 * C1, C2=C2, C3=C3, TINY=FLT32_TINY, BZ=int(block[0]), BX=int(block[1]))
 
 
 def compile_offline(arch: int = 90, block: tuple[int, int] = (BLOCK_Z, BLOCK_X), num_warps: int = NUM_WARPS,
@@ -178,9 +184,9 @@ def _kernel():
 def kernel_inputs(v: torch.Tensor, acquisition: Acquisition) -> tuple:
     """The arguments of :func:`propagate_triton` before ``acquisition`` for velocity ``v``
     [batch, 1, nz, nx] in m/s: ``(α, κ0, damping shape, source scaling, wavelet)``."""
-    alpha, beta = solver.alpha_beta(v, acquisition)
-    return (alpha, solver.damping_kappa0(v, acquisition), solver.damping_shape(acquisition, v.dtype, v.device),
-            solver._source_scaling(beta, acquisition), acquisition.wavelet(v.dtype, v.device))
+    alpha, beta = scheme.alpha_beta(v, acquisition)
+    return (alpha, scheme.damping_kappa0(v, acquisition), scheme.damping_shape(acquisition, v.dtype, v.device),
+            scheme._source_scaling(beta, acquisition), acquisition.wavelet(v.dtype, v.device))
 
 
 def propagate_triton(alpha: torch.Tensor, kappa0: torch.Tensor, shape: torch.Tensor, beta_src: torch.Tensor,
@@ -190,8 +196,8 @@ def propagate_triton(alpha: torch.Tensor, kappa0: torch.Tensor, shape: torch.Ten
 
     Args:
         alpha: [batch, 1, NZ, NX] ``(v·dt/dx)²`` of the padded models (dimensionless).
-        kappa0: [batch] damping strength [1/s] (:func:`~fwilab.physics.solver.damping_kappa0`).
-        shape: [NZ, NX] damping profile (:func:`~fwilab.physics.solver.damping_shape`).
+        kappa0: [batch] damping strength [1/s] (:func:`~fwilab.physics.scheme.damping_kappa0`).
+        shape: [NZ, NX] damping profile (:func:`~fwilab.physics.scheme.damping_shape`).
         beta_src: [batch, shot] source scaling ``(v_s·dt)²`` [m²].
         wavelet: [nt] source wavelet.
         acquisition: geometry and time axis.
@@ -219,7 +225,7 @@ def propagate_triton(alpha: torch.Tensor, kappa0: torch.Tensor, shape: torch.Ten
     shape = shape.to(**f32).contiguous()
     beta_src = beta_src.reshape(batch, S).to(**f32).contiguous()
     wavelet = wavelet.to(**f32).contiguous()
-    src_row, src_cols, rec_row, rec_cols = solver._padded_geometry(acquisition)
+    src_row, src_cols, rec_row, rec_cols = scheme._padded_geometry(acquisition)
     src_x = torch.as_tensor(src_cols, dtype=torch.int32, device=dev)
     rec_of_col = torch.full((NX,), -1, dtype=torch.int32, device=dev)
     rec_of_col[torch.as_tensor(rec_cols, device=dev)] = torch.arange(R, dtype=torch.int32, device=dev)

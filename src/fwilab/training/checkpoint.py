@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..results import atomic_write
+from ..files import atomic_write
 
 LAST = "last.pt"
 BEST = "best.pt"

@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from fwilab.config import resolve_device
+from fwilab.devices import resolve_device
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fwilab.config import resolve_device
+from fwilab.devices import resolve_device
 from fwilab.progress import bar as progress_bar
 from fwilab.training import checkpoint as ckpt
 from fwilab.training.distributed import DistributedContext, init_from_env
@@ -713,7 +713,7 @@ def _restore_hooks(hooks: Sequence[EpochHook], saved: Sequence[dict[str, Any]] |
 
 
 def _provenance(device: torch.device, dist: DistributedContext) -> dict[str, Any]:
-    from fwilab.config import device_name
+    from fwilab.devices import device_name
     from fwilab.results import git_state
     git = git_state()
     return {"git_commit": git["commit"], "git_dirty": git["dirty"], "device": str(device),

@@ -108,3 +108,29 @@ def test_inversionnet_regime_uses_the_trained_regime_bounds(family, mae, verdict
              "ssim": 0.8, "mae_ms": 1.0, "inference_s_per_sample": 0.01} for s in config.seeds]
     claims = {c.id: c for c in baselines.judge_claims(config, {"runs": runs, "fwi": {}}, {})}
     assert claims["baselines.inversionnet-regime"].verdict == verdict
+
+
+def test_other_chapters_reuse_the_reference_inversionnet_pieces(tmp_path, monkeypatch):
+    """reference_inversionnet loads the baselines chapter's own piece (no retraining), whatever the GAN or
+    FWI settings; a missing piece is trained once and saved where the chapter would look for it."""
+    from fwilab.experiments import baselines
+
+    calls = []
+    real = baselines._inversionnet
+
+    def counted(config, splits, seed):
+        calls.append(seed)
+        return real(config, splits, seed)
+
+    monkeypatch.setattr(baselines, "_inversionnet", counted)
+    first, _ = baselines.reference_inversionnet("flatvel-a", 0, profile="smoke", results_dir=str(tmp_path),
+                                                device="cpu", progress=False)
+    assert calls == [0]
+    config = make_config("baselines", "smoke", results_dir=str(tmp_path), device="cpu", progress=False,
+                         gan_epochs=0, fwi_iterations=0)
+    art = baselines.run(config)
+    assert calls == [0]                       # the chapter loaded the piece the other chapter made
+    again, arrays = baselines.reference_inversionnet("flatvel-a", 0, profile="smoke", results_dir=str(tmp_path),
+                                                     device="cpu", progress=False)
+    assert calls == [0] and again["mae"] == first["mae"] == art.metrics["runs"][0]["mae"]
+    assert "test_mae_per_sample" in arrays

@@ -355,7 +355,7 @@ def test_routing_chapter_runs_at_smoke(tmp_path, tiny_survey):
 @pytest.mark.slow
 def test_a_chapter_trains_on_real_openfwi_files_when_pointed_at_them(tmp_path, tiny_survey, monkeypatch):
     """--openfwi-dir: the splits come from the files (nothing is generated), the claims say so."""
-    from fwilab.data import splits
+    from fwilab.data import store
     from fwilab.data.openfwi import write_pair
 
     rng = np.random.default_rng(0)
@@ -367,7 +367,8 @@ def test_a_chapter_trains_on_real_openfwi_files_when_pointed_at_them(tmp_path, t
     def no_generation(*args, **kwargs):
         raise AssertionError("generated data was asked for")
 
-    monkeypatch.setattr(splits, "cached_dataset", no_generation)
+    monkeypatch.setattr(store, "build", no_generation)
+    monkeypatch.setattr(store, "read", no_generation)
     config = make_config("routing", "smoke", device="cpu", results_dir=str(tmp_path / "r"), progress=False,
                          families=["flatvel-a"], epochs=1, batch_size=2, load_balances=["released"],
                          openfwi_dir=str(tmp_path / "openfwi"))

@@ -297,6 +297,24 @@ def run(config: BaselinesConfig) -> Artifact:
     return art
 
 
+def reference_inversionnet(family: str, seed: int, *, profile: str = "cpu", results_dir: str = "results",
+                           device: str = "auto", progress: bool = True, splits=None) -> tuple[dict, dict]:
+    """The reference InversionNet of ``family`` and ``seed`` at ``profile``'s baselines recipe: the baselines
+    chapter's piece, loaded where it exists (under ``results_dir/baselines/<profile>/pieces``), else trained
+    and saved there, so every chapter compares against the same networks and none retrains them.
+
+    Returns the piece's ``(metrics, arrays)``: test MAE / RMSE / SSIM, per-sample MAE, curves, the first test
+    predictions (see :func:`fwilab.training.runs.train_and_evaluate`). ``splits`` may pass the family's
+    splits at this recipe's sizes when the caller holds them already.
+    """
+    config = BaselinesConfig.preset(profile, results_dir=str(results_dir), device=device, progress=progress)
+    fam = check_family(family)
+    if splits is None:
+        splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
+    return run_piece(config, f"inversionnet-{fam}-s{seed}", lambda: _inversionnet(config, splits, seed),
+                     unrelated=FWI_FIELDS | {"gan_epochs"})
+
+
 def summary(metrics: dict[str, Any], model: str = "inversionnet") -> dict[str, dict[str, float]]:
     """Mean and standard deviation over seeds of the test metrics, per family."""
     out: dict[str, dict[str, float]] = {}

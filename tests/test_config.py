@@ -149,3 +149,12 @@ def test_baselines_cpu_reads_real_maps_decimated():
         make_config("baselines", "cpu", maps="web")
     with pytest.raises(ValueError, match="decimation factor must be an integer >= 1"):
         make_config("baselines", "cpu", decimate=0)
+
+
+def test_a_whole_number_for_a_float_field_is_the_same_experiment():
+    from fwilab.experiments import make_config
+
+    preset = make_config("baselines", "cpu")
+    given = make_config("baselines", "cpu", fwi_smooth_cells=10, lr="0.002")
+    assert given.fwi_smooth_cells == 10.0 and isinstance(given.fwi_smooth_cells, float)
+    assert given.config_hash == preset.config_hash and given.preset_overrides() == {}

@@ -57,7 +57,14 @@ _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str:
 
 def _scalar(name: str, value: Any, kind: type, what: str) -> Any:
     """``value`` as ``kind`` (int, float, bool or str), converting a string (from the command line or
-    papermill); a valid non-string value is returned unchanged, so the config hash stays the same."""
+    papermill); a valid non-string value is returned unchanged, so the config hash stays the same, except
+    that a whole number for a float field becomes a float (``--set lr=1`` and a preset's ``1.0`` are one
+    experiment, with one hash).
+
+    Hand-written rather than pydantic's ``TypeAdapter``: pydantic's lax mode accepts ``True`` for an
+    integer and ``1``/``0`` for a boolean (named errors here), refuses a ``Path`` or ``torch.device`` for a
+    string, and has no comma-list or Python-literal parsing for papermill's and ``--set``'s strings, so a
+    wrapper keeping these rules and the messages would be as long as this code."""
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -74,8 +81,10 @@ def _scalar(name: str, value: Any, kind: type, what: str) -> Any:
             except ValueError:
                 pass
     elif kind is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float):
             return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
         if isinstance(value, str):
             try:
                 return float(value.strip())

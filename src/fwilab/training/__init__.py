@@ -8,14 +8,16 @@ Typical use::
     result.restore_best(model)
 """
 
+from fwilab.training.batches import BatchStream, epoch_order, rank_batches
 from fwilab.training.checkpoint import (BEST, LAST, latest_checkpoint, load_checkpoint, rng_state,
                                         save_checkpoint, seed_everything, set_rng_state)
 from fwilab.training.distributed import DistributedContext, cleanup, init_from_env
-from fwilab.training.fit import (AdversarialStep, BatchStream, EpochHook, FitConfig, FitResult,
-                                 StepContext, SupervisedStep, TrainStep, epoch_order, fit,
-                                 input_pipeline_benchmark, rank_batches, resolve_amp, throughput_benchmark)
+from fwilab.training.fit import FitConfig, FitResult, fit
+from fwilab.training.hooks import EpochHook
 from fwilab.training.losses import WeightedSum, l1, l1_plus_l2, l2, loss_with_parts, mse
 from fwilab.training.schedules import SCHEDULES, LRSchedule
+from fwilab.training.steps import AdversarialStep, StepContext, SupervisedStep, TrainStep, resolve_amp
+from fwilab.training.throughput import input_pipeline_benchmark, throughput_benchmark
 
 __all__ = [
     "AdversarialStep", "BatchStream", "BEST", "DistributedContext", "EpochHook", "FitConfig", "FitResult",

@@ -12,6 +12,9 @@ Layout of a run's ``checkpoint_dir``::
                         score, config)
     best.pt             the model weights of the best validation epoch, with its epoch and score
     epoch_0003.pt ...   per-epoch copies of last.pt, only with keep_epoch_checkpoints
+
+The fit loop's resume helpers live here too: :func:`_check_resumable` (the config fields a resumed run
+must agree on, :data:`TRAJECTORY_FIELDS`) and :func:`_resumed_best_state`.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..files import atomic_write
 
@@ -30,6 +34,14 @@ LAST = "last.pt"
 BEST = "best.pt"
 #: glob of the per-epoch copies (:func:`epoch_checkpoint_name`)
 EPOCH_GLOB = "epoch_*.pt"
+
+#: FitConfig fields that shape the optimisation trajectory: a resumed run must agree on them.
+TRAJECTORY_FIELDS: tuple[str, ...] = (
+    "batch_size", "lr", "weight_decay", "betas", "schedule", "warmup_epochs", "T0", "T_mult",
+    "min_lr", "milestones", "gamma", "grad_clip", "amp", "seed", "drop_last", "select_by", "select_mode",
+)
+#: schedules whose rate at a step depends on the run's total length (``epochs``)
+LENGTH_DEPENDENT_SCHEDULES: frozenset[str] = frozenset({"cosine"})
 
 
 def epoch_checkpoint_name(epoch: int) -> str:
@@ -108,3 +120,40 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+# --------------------------------------------------------------------------------------------
+# resume
+# --------------------------------------------------------------------------------------------
+
+def _state_copy(state: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A CPU copy of a module's state dict (or of a state dict)."""
+    items = state.state_dict().items() if isinstance(state, nn.Module) else state.items()
+    return {k: v.detach().to("cpu", copy=True) for k, v in items}
+
+
+def _resumed_best_state(ckpt_dir: Path, resumed: Mapping[str, Any]) -> dict[str, torch.Tensor] | None:
+    """The weights of the best epoch recorded in a resumed ``last.pt``: from ``best.pt`` when that
+    file holds the same epoch; from ``last.pt`` itself when its own epoch is the best (the run stopped
+    after writing last.pt and before best.pt); else None (the weights are lost)."""
+    best_epoch = resumed["best_epoch"]
+    if best_epoch is None:
+        return None
+    best_file = ckpt_dir / BEST
+    if best_file.exists():
+        best = load_checkpoint(best_file)
+        if best.get("epoch") == best_epoch:
+            return best["model"]
+    if int(resumed["epoch"]) == best_epoch:
+        return _state_copy(resumed["model"])
+    return None
+
+
+# ``config`` is a FitConfig (not imported here: fit imports this module)
+def _check_resumable(saved: Mapping[str, Any], config: Any) -> None:
+    now = config.to_dict()
+    fields = TRAJECTORY_FIELDS + (("epochs",) if now.get("schedule") in LENGTH_DEPENDENT_SCHEDULES else ())
+    diff = [f for f in fields if saved.get(f) != now.get(f)]
+    if diff:
+        details = ", ".join(f"{f}: checkpoint {saved.get(f)!r} vs now {now.get(f)!r}" for f in diff)
+        raise ValueError(f"cannot resume: the checkpoint was written with a different config ({details})")

@@ -120,3 +120,9 @@ def cleanup() -> None:
     """Destroy the process group, if one is active (call once at the end of a torchrun script)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def _has_unused_parameters(module: nn.Module) -> bool:
+    """A model that leaves some parameters without a gradient in a step says so with a class attribute
+    ``has_unused_parameters = True`` (SPAMoE); DDP then looks for them every step (at some cost)."""
+    return bool(getattr(module, "has_unused_parameters", False))

@@ -16,42 +16,47 @@ or anything with a ``tensors = (x, y)`` attribute) is batched by one gather per 
 Reproducibility: the sample order of epoch ``e`` is a permutation drawn from ``(seed, e)`` only,
 and a checkpoint holds every generator's state, so a run interrupted after any epoch and resumed
 with ``resume=True`` ends with the same weights as an uninterrupted one (bitwise on CPU).
+
+Where the parts live: the per-batch update and its context (:class:`StepContext`, :class:`TrainStep`,
+:class:`SupervisedStep`, :class:`AdversarialStep`, AMP resolution, the DDP/compile wrapping) in
+:mod:`fwilab.training.steps`; the data path (:func:`epoch_order`, :func:`rank_batches`,
+:class:`BatchStream`) in :mod:`fwilab.training.batches`; epoch hooks (:class:`EpochHook`) in
+:mod:`fwilab.training.hooks`; checkpoint files and the resume checks in
+:mod:`fwilab.training.checkpoint`; DDP helpers in :mod:`fwilab.training.distributed`; the speed
+benchmarks in :mod:`fwilab.training.throughput`. Their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import queue
-import threading
 import time
 import warnings
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from fwilab.devices import resolve_device
 from fwilab.progress import bar as progress_bar
 from fwilab.training import checkpoint as ckpt
-from fwilab.training.distributed import DistributedContext, init_from_env
-from fwilab.training.losses import l1_plus_l2, loss_with_parts
+from fwilab.training.batches import BatchStream, rank_batches
 from fwilab.training.batchnorm import recalibrate_batchnorm
+from fwilab.training.checkpoint import _check_resumable, _resumed_best_state, _state_copy
+from fwilab.training.distributed import DistributedContext, init_from_env
+from fwilab.training.hooks import EpochHook, _restore_hooks
+from fwilab.training.losses import l1_plus_l2, loss_with_parts
 from fwilab.training.schedules import SCHEDULES, LRSchedule
+from fwilab.training.steps import (AMP_MODES, StepContext, SupervisedStep, TrainStep, _build_context,
+                                   _configure_backends, _match_dtype, _wrap)
 
-AMP_MODES: tuple[str, ...] = ("auto", "bf16", "fp16", "off")
-
-#: FitConfig fields that shape the optimisation trajectory: a resumed run must agree on them.
-TRAJECTORY_FIELDS: tuple[str, ...] = (
-    "batch_size", "lr", "weight_decay", "betas", "schedule", "warmup_epochs", "T0", "T_mult",
-    "min_lr", "milestones", "gamma", "grad_clip", "amp", "seed", "drop_last", "select_by", "select_mode",
-)
-#: schedules whose rate at a step depends on the run's total length (``epochs``)
-LENGTH_DEPENDENT_SCHEDULES: frozenset[str] = frozenset({"cosine"})
+# re-exported: their old home was this module
+from fwilab.training.batches import _prefetch, epoch_order  # noqa: F401 (re-exported)
+from fwilab.training.checkpoint import LENGTH_DEPENDENT_SCHEDULES, TRAJECTORY_FIELDS  # noqa: F401 (re-exported)
+from fwilab.training.steps import AdversarialStep, fused_adamw, resolve_amp  # noqa: F401 (re-exported)
+from fwilab.training.throughput import input_pipeline_benchmark, throughput_benchmark  # noqa: F401 (re-exported)
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,415 +175,6 @@ class FitConfig:
                 for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
 
 
-def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype for ``amp`` on ``device``: 'auto' → bf16 on CUDA, None (fp32) on CPU."""
-    if amp not in AMP_MODES:
-        raise ValueError(f"unknown amp mode {amp!r}; choose one of {', '.join(AMP_MODES)}")
-    if amp == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
-    if amp == "bf16":
-        return torch.bfloat16
-    if amp == "fp16":
-        if device.type != "cuda":
-            raise ValueError("amp='fp16' needs a CUDA device; use 'bf16' or 'off' on CPU")
-        return torch.float16
-    return None
-
-
-def _resolve_channels_last(spec: bool | str, device: torch.device) -> bool:
-    return device.type == "cuda" if spec == "auto" else bool(spec)
-
-
-def _configure_backends(device: torch.device, deterministic: bool) -> None:
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = not deterministic
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-
-
-# --------------------------------------------------------------------------------------------
-# the per-batch update
-# --------------------------------------------------------------------------------------------
-
-@dataclass
-class StepContext:
-    """What a :class:`TrainStep` sees: the model to call, its optimizer, loss and precision.
-
-    ``model`` is the module to run forward (wrapped in DDP and/or compiled); ``module`` the bare
-    one (for state dicts). ``batch_index`` / ``batches_per_epoch`` / ``global_step`` / ``epoch``
-    are updated by the loop before each call.
-    """
-
-    model: nn.Module
-    module: nn.Module
-    optimizer: torch.optim.Optimizer
-    loss: Callable
-    device: torch.device
-    amp_dtype: torch.dtype | None
-    scaler: torch.amp.GradScaler
-    grad_clip: float | None
-    channels_last: bool
-    dist: DistributedContext = field(default_factory=DistributedContext)
-    batch_index: int = 0
-    batches_per_epoch: int = 1
-    global_step: int = 0
-    epoch: int = 0
-
-    def autocast(self, enabled: bool = True):
-        """Mixed-precision context (a no-op without AMP)."""
-        if self.amp_dtype is None or not enabled:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
-
-    def optimizer_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer | None = None,
-                       parameters: Iterable[torch.Tensor] | None = None,
-                       scaler: torch.amp.GradScaler | None = None,
-                       grad_clip: float | None | str = "default") -> torch.Tensor | None:
-        """Backward, (unscale,) clip the global grad norm, step. Returns the pre-clip norm when
-        clipping, else None. Defaults: the model's optimizer, parameters, scaler and clip."""
-        optimizer = optimizer or self.optimizer
-        scaler = scaler or self.scaler
-        clip = self.grad_clip if grad_clip == "default" else grad_clip
-        scaler.scale(loss).backward()
-        norm = None
-        if clip is not None:
-            scaler.unscale_(optimizer)
-            params = list(parameters) if parameters is not None else \
-                [p for g in optimizer.param_groups for p in g["params"]]
-            norm = torch.nn.utils.clip_grad_norm_(params, clip)
-        scaler.step(optimizer)
-        scaler.update()
-        return norm
-
-
-@runtime_checkable
-class TrainStep(Protocol):
-    """One training update on a batch; returns detached scalars to log (``'loss'`` = the
-    quantity the model minimises). State a resumed run needs goes through ``state_dict``."""
-
-    def setup(self, ctx: StepContext) -> None: ...
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-
-@runtime_checkable
-class EpochHook(Protocol):
-    """Per-epoch statistics that belong to the run: ``end_epoch(record)`` runs at the end of each epoch,
-    before its checkpoint, and ``state_dict()`` is saved in that checkpoint (``last.pt``, key ``hooks``)
-    and handed back to ``load_state_dict`` on resume. So an epoch's statistics and its weights are saved
-    together: a run stopped after a checkpoint keeps both, one stopped before it redoes the epoch with
-    neither. The state must load under ``torch.load(weights_only=True)``: tensors and plain values."""
-
-    def end_epoch(self, record: dict[str, float]) -> None: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-
-def _match_dtype(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Losses are computed in the target's precision (fp32), not the autocast dtype."""
-    return pred.to(target.dtype) if target.is_floating_point() else pred.float()
-
-
-class SupervisedStep:
-    """``loss(model(x), y)``, backward, clip, AdamW step: InversionNet, InvLINT, SPAMoE, …"""
-
-    def setup(self, ctx: StepContext) -> None:
-        pass
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
-        ctx.optimizer.zero_grad(set_to_none=True)
-        with ctx.autocast():
-            pred = ctx.model(x)
-        total, parts = loss_with_parts(ctx.loss, _match_dtype(pred, y), y)
-        norm = ctx.optimizer_step(total)
-        out = {"loss": total.detach(), **parts}
-        if norm is not None:
-            out["grad_norm"] = norm.detach()
-        return out
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
-
-
-def _split_loss(out: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    if isinstance(out, tuple):
-        total, parts = out
-        return total, {k: v.detach() for k, v in dict(parts).items()}
-    return out, {}
-
-
-class AdversarialStep:
-    """WGAN-style update (VelocityGAN; OpenFWI ``gan_train.py``): the critic takes a step on
-    every batch, the generator (the fitted model) on every ``n_critic``-th batch of an epoch and
-    on its last — ``n_critic`` critic updates per generator update.
-
-    Generator loss: ``loss(fake, y) + adversarial_weight · generator_adv_loss_fn(critic, fake)``,
-    where ``loss`` is the fit loop's (VelocityGAN: ``100·L1 + 100·L2``). Critic loss:
-    ``critic_loss_fn(critic, real, fake)`` (e.g. WGAN-GP), returning a scalar or
-    ``(scalar, {name: term})``. The critic runs in fp32 unless ``critic_autocast`` (the gradient
-    penalty's double backward is more robust without reduced precision).
-
-    Under DDP the critic is kept out of DDP's hooks: its gradients are averaged over ranks by
-    hand and its BatchNorm buffers are broadcast from rank 0 after each batch, so ranks stay equal.
-
-    Logs ``critic_loss`` (+ its terms) every batch; ``loss``, ``pixel``, ``adversarial`` (+ the
-    pixel loss's parts) on generator batches.
-    """
-
-    def __init__(self, critic: nn.Module, critic_optimizer: torch.optim.Optimizer,
-                 critic_loss_fn: Callable, generator_adv_loss_fn: Callable, *, n_critic: int = 5,
-                 adversarial_weight: float = 1.0, critic_grad_clip: float | None = None,
-                 critic_autocast: bool = False):
-        if not isinstance(n_critic, int) or n_critic < 1:
-            raise ValueError(f"n_critic must be a positive integer, got {n_critic!r}")
-        if not callable(critic_loss_fn) or not callable(generator_adv_loss_fn):
-            raise ValueError("critic_loss_fn and generator_adv_loss_fn must be callables")
-        self.critic = critic
-        self.critic_optimizer = critic_optimizer
-        self.critic_loss_fn = critic_loss_fn
-        self.generator_adv_loss_fn = generator_adv_loss_fn
-        self.n_critic = n_critic
-        self.adversarial_weight = float(adversarial_weight)
-        self.critic_grad_clip = critic_grad_clip
-        self.critic_autocast = critic_autocast
-        self.critic_steps = 0
-        self.generator_steps = 0
-        self.critic_scaler: torch.amp.GradScaler | None = None
-
-    def setup(self, ctx: StepContext) -> None:
-        self.critic.to(ctx.device)  # in place: the critic optimizer keeps its parameters
-        if ctx.channels_last:
-            self.critic.to(memory_format=torch.channels_last)
-        ctx.dist.broadcast_module(self.critic)
-        self.critic_scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.amp_dtype == torch.float16)
-
-    def is_generator_batch(self, ctx: StepContext) -> bool:
-        return (ctx.batch_index + 1) % self.n_critic == 0 or ctx.batch_index == ctx.batches_per_epoch - 1
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
-        if self.critic_scaler is None:
-            raise ValueError("AdversarialStep.setup(ctx) must run before the first step (fit does this)")
-        generator_turn = self.is_generator_batch(ctx)
-        self.critic.train()
-        with torch.set_grad_enabled(generator_turn), ctx.autocast():
-            fake = ctx.model(x)
-        fake = _match_dtype(fake, y)
-
-        # critic update on (real, detached fake)
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        with ctx.autocast(self.critic_autocast):
-            d_loss, d_parts = _split_loss(self.critic_loss_fn(self.critic, y, fake.detach()))
-        self.critic_scaler.scale(d_loss).backward()
-        ctx.dist.average_gradients(self.critic)
-        if self.critic_grad_clip is not None:
-            self.critic_scaler.unscale_(self.critic_optimizer)
-            torch.nn.utils.clip_grad_norm_(self.critic.parameters(), self.critic_grad_clip)
-        self.critic_scaler.step(self.critic_optimizer)
-        self.critic_scaler.update()
-        self.critic_steps += 1
-        out: dict[str, torch.Tensor] = {"critic_loss": d_loss.detach(),
-                                        **{f"critic_{k}": v for k, v in d_parts.items()}}
-        if not generator_turn:
-            ctx.dist.broadcast_buffers(self.critic)
-            return out
-
-        # generator update through the (just updated, frozen) critic
-        ctx.optimizer.zero_grad(set_to_none=True)
-        flags = [p.requires_grad for p in self.critic.parameters()]
-        for p in self.critic.parameters():
-            p.requires_grad_(False)
-        try:
-            pixel, parts = loss_with_parts(ctx.loss, fake, y)
-            with ctx.autocast(self.critic_autocast):
-                adv = self.generator_adv_loss_fn(self.critic, fake)
-            total = pixel + self.adversarial_weight * adv
-            norm = ctx.optimizer_step(total)
-        finally:
-            for p, f in zip(self.critic.parameters(), flags):
-                p.requires_grad_(f)
-        ctx.dist.broadcast_buffers(self.critic)  # BatchNorm statistics moved in both passes
-        self.generator_steps += 1
-        out.update(loss=total.detach(), pixel=pixel.detach(), adversarial=adv.detach(), **parts)
-        if norm is not None:
-            out["grad_norm"] = norm.detach()
-        return out
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"critic": self.critic.state_dict(), "critic_optimizer": self.critic_optimizer.state_dict(),
-                "critic_scaler": self.critic_scaler.state_dict() if self.critic_scaler else {},
-                "critic_steps": self.critic_steps, "generator_steps": self.generator_steps}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.critic.load_state_dict(state["critic"])
-        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
-        if self.critic_scaler is not None and state.get("critic_scaler"):
-            self.critic_scaler.load_state_dict(state["critic_scaler"])
-        self.critic_steps = int(state["critic_steps"])
-        self.generator_steps = int(state["generator_steps"])
-
-
-# --------------------------------------------------------------------------------------------
-# data: epoch order from (seed, epoch), sharded over ranks
-# --------------------------------------------------------------------------------------------
-
-def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
-    """Sample order of ``epoch``: a permutation of ``range(n)`` drawn from ``(seed, epoch)`` only."""
-    if not shuffle:
-        return np.arange(n)
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def rank_batches(n: int, global_batch: int, rank: int = 0, world_size: int = 1, *, seed: int = 0,
-                 epoch: int = 0, shuffle: bool = True, drop_last: bool = True,
-                 pad: bool = True) -> list[np.ndarray]:
-    """This rank's batches of sample indices for one epoch.
-
-    Global batch ``k`` is ``order[k·B:(k+1)·B]`` (``B = global_batch``); rank ``r`` takes every
-    ``world_size``-th entry of the order, so the union over ranks of their ``k``-th batches is
-    exactly global batch ``k`` — a DDP run sees the same batches as one process with batch ``B``.
-    ``pad``: repeat the first samples so every rank gets as many (training; DDP needs equal
-    step counts). Validation uses ``shuffle=False, drop_last=False, pad=False``.
-    """
-    if global_batch % world_size:
-        raise ValueError(f"batch_size {global_batch} is not divisible by the world size {world_size}")
-    order = epoch_order(n, seed, epoch, shuffle)
-    if drop_last:
-        order = order[: (n // global_batch) * global_batch]
-    elif pad and len(order) % world_size:
-        order = np.concatenate([order, order[: world_size - len(order) % world_size]])
-    mine = order[rank::world_size]
-    per_rank = global_batch // world_size
-    return [mine[i:i + per_rank] for i in range(0, len(mine), per_rank)]
-
-
-class _BatchSampler:
-    """A batch sampler whose batches are set per epoch (so a persistent DataLoader can use it)."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[int]] = []
-
-    def __iter__(self):
-        return iter(self.batches)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-
-def _tensor_pair(dataset: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
-    tensors = getattr(dataset, "tensors", None)
-    if (isinstance(tensors, (tuple, list)) and len(tensors) == 2
-            and all(isinstance(t, torch.Tensor) for t in tensors) and len(tensors[0]) == len(tensors[1])):
-        return tensors[0], tensors[1]
-    return None
-
-
-def _prefetch(produce: Iterator, depth: int = 2) -> Iterator:
-    """Run ``produce`` in a background thread, ``depth`` items ahead (gathers release the GIL)."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def worker() -> None:
-        try:
-            for item in produce:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(done)
-        except BaseException as exc:  # re-raised in the consumer
-            q.put(exc)
-
-    t = threading.Thread(target=worker, daemon=True)
-    t.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-
-
-class BatchStream:
-    """Delivers ``(x, y)`` batches on the device for a list of index batches.
-
-    In-memory tensor pairs are gathered directly (into pinned memory, a background thread ahead,
-    when copying to a GPU; on the GPU itself with ``data_on_device``); other datasets go through a
-    persistent ``DataLoader``.
-    """
-
-    def __init__(self, dataset: Any, device: torch.device, *, channels_last: bool = False,
-                 num_workers: int = 0, seed: int = 0, data_on_device: bool = False):
-        self.device = device
-        self.channels_last = channels_last
-        pair = _tensor_pair(dataset)
-        self.tensors = None
-        self.loader = None
-        if pair is not None:
-            if data_on_device:
-                pair = (pair[0].to(device), pair[1].to(device))
-            self.tensors = pair
-        else:
-            self.sampler = _BatchSampler()
-            g = torch.Generator().manual_seed(seed)
-            self.loader = torch.utils.data.DataLoader(
-                dataset, batch_sampler=self.sampler, num_workers=num_workers,
-                pin_memory=device.type == "cuda", persistent_workers=num_workers > 0, generator=g)
-
-    def _gather(self, batches: Sequence[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        X, Y = self.tensors
-        pin = self.device.type == "cuda" and X.device.type == "cpu"
-        for b in batches:
-            idx = torch.from_numpy(np.ascontiguousarray(b, dtype=np.int64)).to(X.device)
-            if pin:
-                x = torch.empty((len(b),) + tuple(X.shape[1:]), dtype=X.dtype, pin_memory=True)
-                y = torch.empty((len(b),) + tuple(Y.shape[1:]), dtype=Y.dtype, pin_memory=True)
-                torch.index_select(X, 0, idx, out=x)
-                torch.index_select(Y, 0, idx, out=y)
-            else:
-                x, y = X.index_select(0, idx), Y.index_select(0, idx)
-            yield x, y
-
-    def _to_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = x.to(self.device, non_blocking=True)
-        y = y.to(self.device, non_blocking=True)
-        if self.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, y
-
-    def __call__(self, batches: Sequence[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        if self.tensors is not None:
-            source: Iterator = self._gather(batches)
-            if self.device.type == "cuda" and self.tensors[0].device.type == "cpu":
-                source = _prefetch(source)
-        else:
-            self.sampler.batches = [b.tolist() for b in batches]
-            source = iter(self.loader)
-        for batch in source:
-            if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-                raise ValueError("datasets given to fit must yield (x, y) pairs")
-            yield self._to_device(*batch)
-
-
 # --------------------------------------------------------------------------------------------
 # bookkeeping
 # --------------------------------------------------------------------------------------------
@@ -659,57 +255,12 @@ class FitResult:
         return model
 
 
-def _state_copy(state: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A CPU copy of a module's state dict (or of a state dict)."""
-    items = state.state_dict().items() if isinstance(state, nn.Module) else state.items()
-    return {k: v.detach().to("cpu", copy=True) for k, v in items}
-
-
 def _better(score: float, best: float | None, mode: str) -> bool:
     if score != score:  # NaN never wins
         return False
     if best is None:
         return True
     return score < best if mode == "min" else score > best
-
-
-def _resumed_best_state(ckpt_dir: Path, resumed: Mapping[str, Any]) -> dict[str, torch.Tensor] | None:
-    """The weights of the best epoch recorded in a resumed ``last.pt``: from ``best.pt`` when that
-    file holds the same epoch; from ``last.pt`` itself when its own epoch is the best (the run stopped
-    after writing last.pt and before best.pt); else None (the weights are lost)."""
-    best_epoch = resumed["best_epoch"]
-    if best_epoch is None:
-        return None
-    best_file = ckpt_dir / ckpt.BEST
-    if best_file.exists():
-        best = ckpt.load_checkpoint(best_file)
-        if best.get("epoch") == best_epoch:
-            return best["model"]
-    if int(resumed["epoch"]) == best_epoch:
-        return _state_copy(resumed["model"])
-    return None
-
-
-def _check_resumable(saved: Mapping[str, Any], config: FitConfig) -> None:
-    now = config.to_dict()
-    fields = TRAJECTORY_FIELDS + (("epochs",) if now.get("schedule") in LENGTH_DEPENDENT_SCHEDULES else ())
-    diff = [f for f in fields if saved.get(f) != now.get(f)]
-    if diff:
-        details = ", ".join(f"{f}: checkpoint {saved.get(f)!r} vs now {now.get(f)!r}" for f in diff)
-        raise ValueError(f"cannot resume: the checkpoint was written with a different config ({details})")
-
-
-def _restore_hooks(hooks: Sequence[EpochHook], saved: Sequence[dict[str, Any]] | None, path: Path) -> None:
-    """Give each hook its state from a resumed checkpoint (saved in the same order)."""
-    if not hooks:
-        return
-    if saved is None or len(saved) != len(hooks):
-        warnings.warn(f"{path} holds the state of {0 if saved is None else len(saved)} epoch hooks, not "
-                      f"{len(hooks)}: the hooks' statistics start at the resumed epoch", RuntimeWarning,
-                      stacklevel=3)
-        return
-    for hook, state in zip(hooks, saved):
-        hook.load_state_dict(state)
 
 
 def _provenance(device: torch.device, dist: DistributedContext) -> dict[str, Any]:
@@ -737,49 +288,6 @@ def _evaluate(module: nn.Module, stream: BatchStream, batches: Sequence[np.ndarr
             means.add(values, len(x))
     module.train(was_training)
     return means.reduce(ctx.dist)
-
-
-def _build_context(model: nn.Module, loss: Callable, *, device: torch.device, lr: float,
-                   betas: tuple[float, float], weight_decay: float, amp: str,
-                   channels_last: bool | str, grad_clip: float | None,
-                   dist: DistributedContext) -> StepContext:
-    """Model on its device and memory format, AdamW, scaler: shared by fit and the benchmark."""
-    amp_dtype = resolve_amp(amp, device)
-    cl = _resolve_channels_last(channels_last, device)
-    model.to(device)
-    if cl:
-        model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay,
-                                  fused=fused_adamw(model, device) or None)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    return StepContext(model=model, module=model, optimizer=optimizer, loss=loss, device=device,
-                       amp_dtype=amp_dtype, scaler=scaler, grad_clip=grad_clip, channels_last=cl, dist=dist)
-
-
-def fused_adamw(model: nn.Module, device: torch.device) -> bool:
-    """Whether AdamW can take its fused kernel (one launch for all parameters, same update rule): on
-    CUDA, and only for real floating-point parameters — the fused kernel refuses complex ones, which
-    neuraloperator's spectral convolutions (SPAMoE's experts) hold."""
-    return device.type == "cuda" and all(p.is_floating_point() for p in model.parameters())
-
-
-def _has_unused_parameters(module: nn.Module) -> bool:
-    """A model that leaves some parameters without a gradient in a step says so with a class attribute
-    ``has_unused_parameters = True`` (SPAMoE); DDP then looks for them every step (at some cost)."""
-    return bool(getattr(module, "has_unused_parameters", False))
-
-
-def _wrap(ctx: StepContext, compile_model: bool) -> None:
-    module = ctx.module
-    if ctx.dist.enabled:
-        device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-        # a mixture of experts leaves the unrouted experts (and, for fixed routing, the router) without
-        # gradients in a step: DDP must not wait for them
-        module = nn.parallel.DistributedDataParallel(ctx.module, device_ids=device_ids,
-                                                     find_unused_parameters=_has_unused_parameters(ctx.module))
-    if compile_model:
-        module = torch.compile(module)
-    ctx.model = module
 
 
 # --------------------------------------------------------------------------------------------
@@ -991,82 +499,3 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
                      best_path=(ckpt_dir / ckpt.BEST) if (has_best and ckpt_dir is not None) else None,
                      last_path=(ckpt_dir / ckpt.LAST) if ckpt_dir is not None else None,
                      steps=global_step, world_size=dist.world_size)
-
-
-# --------------------------------------------------------------------------------------------
-# throughput
-# --------------------------------------------------------------------------------------------
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def throughput_benchmark(model: nn.Module, input_shape: Sequence[int], batch_size: int, steps: int = 50,
-                         device: str | torch.device = "auto", *, loss: Callable = l1_plus_l2,
-                         amp: str = "auto", channels_last: bool | str = "auto", compile: bool | None = None,
-                         warmup_steps: int = 10, step: TrainStep | None = None,
-                         grad_clip: float | None = None) -> dict[str, Any]:
-    """Training samples/s of ``model`` with the fit loop's own step code on synthetic batches.
-
-    ``input_shape``: one sample, e.g. ``(5, 1000, 70)`` for InversionNet on OpenFWI data. Targets
-    are random tensors of the model's output shape. ``compile`` defaults to True on CUDA (the
-    configuration the speed claim is measured in) and False on CPU. The model is trained in place
-    (use a fresh one). Times ``steps`` steps after ``warmup_steps`` (compilation, cuDNN autotune).
-    """
-    if batch_size < 1 or steps < 1 or warmup_steps < 0:
-        raise ValueError(f"need batch_size >= 1, steps >= 1, warmup_steps >= 0; got {batch_size}, {steps}, "
-                         f"{warmup_steps}")
-    dev = resolve_device(device)
-    compile_model = (dev.type == "cuda") if compile is None else bool(compile)
-    _configure_backends(dev, deterministic=False)
-    ctx = _build_context(model, loss, device=dev, lr=1e-4, betas=(0.9, 0.999), weight_decay=1e-4, amp=amp,
-                         channels_last=channels_last, grad_clip=grad_clip, dist=DistributedContext(device=dev))
-    step = step if step is not None else SupervisedStep()
-    step.setup(ctx)
-    _wrap(ctx, compile_model)
-    x = torch.randn((batch_size, *input_shape), device=dev)
-    if ctx.channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    with torch.no_grad(), ctx.autocast():
-        ctx.module.eval()
-        y_shape = ctx.module(x[:1]).shape[1:]
-        ctx.module.train()
-    y = torch.rand((batch_size, *y_shape), device=dev) * 2 - 1
-    ctx.batches_per_epoch = warmup_steps + steps
-    for i in range(warmup_steps):
-        ctx.batch_index = i
-        step(x, y, ctx)
-    _sync(dev)
-    t0 = time.perf_counter()
-    for i in range(steps):
-        ctx.batch_index = warmup_steps + i
-        out = step(x, y, ctx)
-    _sync(dev)
-    elapsed = time.perf_counter() - t0
-    return {"samples_per_s": batch_size * steps / elapsed, "step_ms": 1e3 * elapsed / steps,
-            "batch_size": batch_size, "steps": steps, "device": str(dev), "amp": str(ctx.amp_dtype),
-            "channels_last": ctx.channels_last, "compile": compile_model,
-            "final_loss": float(out["loss"]) if "loss" in out else math.nan}
-
-
-def input_pipeline_benchmark(dataset: torch.utils.data.Dataset, batch_size: int, batches: int = 20,
-                             device: str | torch.device = "auto", *, num_workers: int = 0,
-                             channels_last: bool | str = "auto", data_on_device: bool = False,
-                             seed: int = 0) -> dict[str, Any]:
-    """Samples/s the fit loop's input path delivers to the device, with no model: compare with
-    :func:`throughput_benchmark` to see whether data loading could be the bottleneck."""
-    dev = resolve_device(device)
-    stream = BatchStream(dataset, dev, channels_last=_resolve_channels_last(channels_last, dev),
-                         num_workers=num_workers, seed=seed, data_on_device=data_on_device)
-    all_batches = rank_batches(len(dataset), batch_size, seed=seed, epoch=0, drop_last=True)[:batches]
-    if not all_batches:
-        raise ValueError(f"dataset has {len(dataset)} samples, fewer than one batch of {batch_size}")
-    n = 0
-    t0 = time.perf_counter()
-    for x, _ in stream(all_batches):
-        n += len(x)
-    _sync(dev)
-    elapsed = time.perf_counter() - t0
-    return {"samples_per_s": n / elapsed, "batches": len(all_batches), "batch_size": batch_size,
-            "device": str(dev), "path": "tensor gather" if stream.tensors is not None else "DataLoader"}

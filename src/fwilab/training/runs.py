@@ -16,7 +16,9 @@ from torch.utils.data import Dataset
 
 from ..metrics import evaluate
 from ..results import recomputing
-from .fit import EpochHook, FitConfig, TrainStep, fit
+from .fit import FitConfig, fit
+from .hooks import EpochHook
+from .steps import TrainStep
 
 
 @torch.no_grad()

@@ -2,10 +2,10 @@
 
 OpenFWI (Deng et al., NeurIPS 2022) ships ten 2-D families of 70 x 70 velocity maps (dx = 10 m),
 all within 1500-4500 m/s: FlatVel-A/B, CurveVel-A/B, FlatFault-A/B, CurveFault-A/B, Style-A/B.
-Only FlatVel-A and CurveVel-A real maps are available to this project (6,000 of each); their
-generators below are calibrated against them (numbers in the docstrings were measured on those
-maps). Everything else follows the OpenFWI paper's verbal description, and where we had to guess,
-the docstring of the generator says so.
+FlatVel-A and CurveVel-A (6,000 real maps of each) and FlatFault-A (500 real maps) are the real maps
+available to this project; their generators below are calibrated against them (numbers in the
+docstrings were measured on those maps). Everything else follows the OpenFWI paper's verbal
+description, and where we had to guess, the docstring of the generator says so.
 
 Determinism: sample ``i`` of ``generate_velocity(family, n, seed)`` comes from its own random
 stream ``np.random.default_rng([seed, family_index, i])``, so it does not depend on ``n``: the first
@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, map_coordinates
 
 from fwilab.progress import bar as progress_bar
 
@@ -50,6 +50,33 @@ _FLAT_FIRST_LO, _FLAT_FIRST_HI = 0.6, 1.5
 _CURVE_STD_MEDIAN = 5.5
 _CURVE_STD_LOG_SIGMA = 0.43
 _CURVE_ALPHA_SIGMA = 0.15
+
+# FlatFault-A, measured on the 500 shipped real maps (OpenFWI test file vmodel11); see flatfault_a.
+# Four layers, each 15 + e_j cells thick with e_0 + ... + e_3 = 10 split by uniform stick-breaking.
+_FFA_MIN_THICKNESS = 15
+_FFA_EXCESS = 10
+# the top two layer velocities are sorted integers in [1500, 3000), the bottom two in [3000, 4500]
+_FFA_V_SPLIT = 3000
+# throw: +-U(5, 10) cells rounded down to half cells (5.0 ... 9.5 down, 5.5 ... 10.0 up)
+_FFA_THROW = (5.0, 10.0)
+# the fault joins (z = 0, x_top) to (z = 69, x_bottom), in the frame where the moved block is on +x
+_FFA_X_TOP = (15.0, 100.0)
+_FFA_X_TOP_TAIL = (0.05, 100.0, 220.0)  # probability and range of near-horizontal faults
+_FFA_X_BOTTOM = (-10.0, 60.0)
+# vertical resampling of a sharp interface: two successive linear interpolations at rows
+# c1 * i + e1, then c2 * i + e2, as (c1, e1, c2, e2); fitted to the real interface profiles
+# (rms error 2e-4 of the contrast)
+_FFA_KERNEL_WEDGE = (1.0, 0.0567, 1.0, -0.0567)            # the untouched wedge at one edge
+_FFA_KERNEL_WHOLE = (1.00502, 0.0618, 1.00048, -0.0594)      # interior, interface at a whole cell
+_FFA_KERNEL_HALF = (1.00485, 0.49298, 1.00065, 0.00798)      # interior, interface at a half cell
+# edge wedge: the boundary's centre is at x = 1.5 + 0.094 z, blended over +-1.75 cells
+_FFA_SEAM = (1.5, 0.094, 1.75)
+_FFA_FAULT_HALF_WIDTH = 1.5  # blend between the two walls, cells (perpendicular to the fault)
+# artefacts along the two boundaries (a calibrated guess, see flatfault_a): per 2 x 2 block, a pull of
+# Exp(mean) towards the wall velocity up to ``reach`` rows away, and sparse small residues
+_FFA_RING_FAULT = (0.05, 8)   # mean pull, extra reach beyond |throw|
+_FFA_RING_SEAM = (0.002, 10)  # mean pull, reach
+_FFA_RESIDUE = (0.135, 5.0, 0.3)  # probability per cell, zone half width (cells), std (m/s)
 
 
 def check_family(name: str) -> str:
@@ -183,6 +210,61 @@ def _curve_std(rng: np.random.Generator, factor: float = 1.0) -> float:
     return factor * _CURVE_STD_MEDIAN * float(np.exp(_CURVE_STD_LOG_SIGMA * rng.standard_normal()))
 
 
+def _ffa_thicknesses(rng: np.random.Generator) -> np.ndarray:
+    """FlatFault-A layer thicknesses [4] in cells: 15 + e_j, the excess of 10 cells split by uniform
+    stick-breaking (e_0 ~ U{0..10}, e_1 ~ U{0..10 - e_0}, ...), in random order."""
+    rest, excess = _FFA_EXCESS, []
+    for _ in range(3):
+        e = int(rng.integers(0, rest + 1))
+        excess.append(e)
+        rest -= e
+    excess.append(rest)
+    excess = np.array(excess)
+    rng.shuffle(excess)
+    return _FFA_MIN_THICKNESS + excess
+
+
+def _ffa_fractions(depths: np.ndarray, kernel: tuple[float, float, float, float]) -> np.ndarray:
+    """[len(depths), 70]: fraction of the lower layer in each row for interfaces at ``depths``.
+
+    A sharp interface (rows >= ceil(depth) below it) is resampled twice by linear interpolation, at
+    rows c1 * i + e1 and then c2 * i + e2, (c1, e1, c2, e2) = ``kernel``.
+    """
+    c1, e1, c2, e2 = kernel
+    top = np.ceil(np.asarray(depths, dtype=np.float64) - 1e-9)[:, None] - 1.0
+    s = c2 * np.arange(OPENFWI_NZ, dtype=np.float64) + e2
+    j = np.floor(s)
+    t = s - j
+    first = lambda row: np.clip(c1 * row + e1 - top, 0.0, 1.0)  # noqa: E731
+    return (1.0 - t) * first(j) + t * first(j + 1.0)
+
+
+def _ffa_column(depths: np.ndarray, velocity: np.ndarray, interior: bool) -> np.ndarray:
+    """One wall's velocity column [70] in m/s: layers ``velocity`` [4] with interfaces at ``depths``
+    [3], resampled with the interior kernels (whole- or half-cell depths) or the edge wedge's."""
+    depths = np.asarray(depths, dtype=np.float64)
+    if interior:
+        half = np.abs(depths - np.round(depths)) > 1e-6
+        frac = np.where(half[:, None], _ffa_fractions(depths, _FFA_KERNEL_HALF),
+                        _ffa_fractions(depths, _FFA_KERNEL_WHOLE))
+    else:
+        frac = _ffa_fractions(depths, _FFA_KERNEL_WEDGE)
+    return velocity[0] + (np.diff(velocity)[:, None] * frac).sum(0)
+
+
+def _ffa_ring(rng: np.random.Generator, v: np.ndarray, band: np.ndarray, mean_pull: float, reach: int,
+              source: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+    """In place: every 2 x 2 block of cells in ``band`` is pulled by a fraction ~ Exp(mean_pull)
+    towards ``source(rows, cols)``, the wall velocity at a random row offset within +-reach."""
+    nzb, nxb = (v.shape[0] + 1) // 2, (v.shape[1] + 1) // 2
+    pull = rng.exponential(mean_pull, (nzb, nxb))
+    offset = rng.integers(-reach, reach + 1, (nzb, nxb))
+    zz, xx = np.nonzero(band)
+    rows = np.clip(zz + offset[zz // 2, xx // 2], 0, v.shape[0] - 1)
+    src = source(rows, xx)
+    v[zz, xx] += pull[zz // 2, xx // 2] * (src - v[zz, xx])
+
+
 def _fault(model: Callable, rng: np.random.Generator, z: np.ndarray, x: np.ndarray,
            throw_range: tuple[float, float] = (4.0, 20.0),
            ramp_range: tuple[float, float] = (1.5, 5.0)) -> np.ndarray:
@@ -281,17 +363,91 @@ def curvevel_b(rng: np.random.Generator, nz: int, nx: int) -> np.ndarray:
 
 
 def flatfault_a(rng: np.random.Generator, nz: int, nx: int) -> np.ndarray:
-    """FlatFault-A: flat layers (velocity increasing with depth) offset by one dipping fault.
+    """FlatFault-A: four flat layers offset by one straight fault, with OpenFWI's resampling artefacts.
 
-    The layering is FlatVel-A's; the fault (see ``_fault``) gives non-integer velocities only in a
-    band about two cells wide along the fault, where the two walls are blended (real FlatFault-A:
-    39-462 distinct values per map, range 1502-4500 m/s). Fault geometry is a guess: the real
-    FlatFault maps are not available here.
+    Measured on the 500 shipped real maps (OpenFWI test file ``vmodel11``):
+
+    * Layers: always 4. 465 maps show exactly 4 plateau velocities, 34 an extra plateau that is the
+      exact mean of two neighbouring layers (a 50/50 blend zone, not modelled), 1 only 3. Every thickness
+      is an integer 15-25 cells, summing to 70; marginal P(15) = 0.35, P(16) = 0.17, P(17) = 0.11,
+      then 0.08 ... 0.03 up to 25, order exchangeable. Uniform stick-breaking of the 10 excess
+      cells (``_ffa_thicknesses``) reproduces the marginals and the most common sorted patterns
+      (25/15/15/15: real 11.8 %, model 10 %; 24/16/15/15: 11.6 % vs 11.2 %).
+    * Velocities: the top two are sorted integers in [1500, 3000) (means 1980, 2482), the bottom two
+      sorted integers in [3000, 4500] (means 3494, 3987); min 1502, max 4496 over all maps.
+    * Throw: the moved block's interfaces are offset by whole or half cells, |T| in 5.0-10.0,
+      uniform over the half-cell steps and both signs (positive 5.0-9.5, negative 5.5-10.0).
+    * Fault: one straight line; in the frame where the moved block lies on +x, it runs from
+      x_top at z = 0 to x_bottom at z = 69 with x_top and x_bottom independent (correlation -0.08),
+      x_bottom ~ U(-10, 60), x_top ~ U(15, 100) (its tail: 4 % above 120, near-horizontal
+      faults). 87 % of faults descend towards the side away from the moved block at 20-90 deg, 13 %
+      lean the other way (then steeper than 60 deg).
+    * Resampling: interfaces are never sharp. In the interior every interface has two intermediate
+      rows that fit two successive linear interpolations with a 0.55 % vertical stretch
+      (``_FFA_KERNEL_WHOLE`` / ``_FFA_KERNEL_HALF``, rms error 2e-4 of the contrast), so interior
+      interfaces sit at 0.99455 x their depth. A wedge at the edge opposite the moved block is left
+      untouched (exact integer depths, symmetric 0.0535 / 0.9465 interface rows); its boundary runs
+      from x ~ 1 at the top to x ~ 8 at the bottom (slope 0.094 cells per row) in 93 % of maps
+      (7 % show such an untouched strip at both edges, which this model does not make).
+    * Monotonicity: 42.8 % of real columns never decrease with depth (first 250 maps: 43.4 %, last
+      250: 42.2 %; SE of a 500-map mean 0.010). Decreases sit on the two boundaries: 95-99 % of the
+      columns crossed by the wedge boundary and 84 % of those crossed by the fault are non-monotone,
+      mostly by tiny amounts (median decrease 0.09 m/s on the wedge boundary, 3.5 m/s on the fault
+      where the throw itself cannot decrease the column), and 18 % of the other columns.
+      Values along the fault carry bumps of a few % of a contrast from layers up to ~10 rows away.
+
+    Still a guess (the real pipeline is unknown; these reproduce the measured rates, not their
+    cause): the linear blends across the fault (+-1.5 cells) and the wedge boundary (+-1.75 cells),
+    the bumps (pull ~ Exp(5 %) towards a wall velocity within |T| + 8 rows along the fault,
+    Exp(0.2 %) within 10 rows on the wedge boundary, per 2 x 2 block) and the sparse residues
+    (13.5 % of cells within 5 cells of the fault, +-0.3 m/s), whose rate was calibrated on the first
+    250 real maps (43.4 % monotone columns) to give 43.4 % (mean of seeds 0-19, 500 maps each; sd
+    0.008 between 500-map sets). Not modelled: the 7 % of maps with an untouched strip at both edges
+    (grabens and roof-shaped blocks bounded by steep side lines) and the 50/50 blend zones.
+    Maps are built on the 70 x 70 grid and linearly resampled to other sizes.
     """
-    _, depths = _flat_interfaces(rng)
-    model = _Layered(depths, _sorted_velocities(rng, len(depths) + 1))
-    z, x = _grid(nz, nx)
-    return _fault(model, rng, z, x)
+    thickness = _ffa_thicknesses(rng)
+    depths = np.cumsum(thickness)[:3].astype(np.float64)
+    velocity = np.concatenate([np.sort(rng.integers(int(V_MIN), _FFA_V_SPLIT, 2)),
+                               np.sort(rng.integers(_FFA_V_SPLIT, int(V_MAX) + 1, 2))]).astype(np.float64)
+    throw = np.floor(2.0 * rng.choice([-1.0, 1.0]) * rng.uniform(*_FFA_THROW)) / 2.0
+    p_tail, tail_lo, tail_hi = _FFA_X_TOP_TAIL
+    x_top = rng.uniform(tail_lo, tail_hi) if rng.random() < p_tail else rng.uniform(*_FFA_X_TOP)
+    x_bottom = rng.uniform(*_FFA_X_BOTTOM)
+
+    z = np.arange(OPENFWI_NZ, dtype=np.float64)[:, None]
+    x = np.arange(OPENFWI_NX, dtype=np.float64)[None, :]
+    wedge = _ffa_column(depths, velocity, interior=False)
+    still = _ffa_column(depths, velocity, interior=True)
+    moved = _ffa_column(depths + throw, velocity, interior=True)
+    # signed distance to the fault, > 0 on the moved block's side (+x)
+    dz, dx = OPENFWI_NZ - 1.0, x_bottom - x_top
+    dist = ((x - x_top) * dz - z * dx) / np.hypot(dz, dx)
+    w_moved = np.clip(dist / (2.0 * _FFA_FAULT_HALF_WIDTH) + 0.5, 0.0, 1.0)
+    centre, slope, half = _FFA_SEAM
+    w_wedge = np.clip((centre + slope * z - x) / (2.0 * half) + 0.5, 0.0, 1.0)
+    w_wedge[:, 0] = 1.0
+    v = w_wedge * wedge[:, None] + (1.0 - w_wedge) * ((1.0 - w_moved) * still[:, None] + w_moved * moved[:, None])
+
+    pull, extra = _FFA_RING_FAULT
+    on_fault = (w_moved > 0) & (w_moved < 1) & (w_wedge < 1)
+    _ffa_ring(rng, v, on_fault, pull, int(abs(throw)) + extra,
+              lambda rows, cols: np.where(rng.random(len(rows)) < w_moved[rows, cols], moved[rows], still[rows]))
+    pull, reach = _FFA_RING_SEAM
+    on_seam = (w_wedge > 0) & (w_wedge < 1)
+    _ffa_ring(rng, v, on_seam, pull, reach,
+              lambda rows, cols: np.where(rng.random(len(rows)) < 0.5, wedge[rows], still[rows]))
+    p_res, zone, std = _FFA_RESIDUE
+    hit = (np.abs(dist) < zone) & (w_wedge < 1) & (rng.random(v.shape) < p_res)
+    v[hit] += std * rng.standard_normal(int(hit.sum()))
+    if rng.random() < 0.5:  # the moved block on the left, the untouched wedge at the right edge
+        v = v[:, ::-1]
+    v = np.clip(v, V_MIN, V_MAX)
+    if (nz, nx) != (OPENFWI_NZ, OPENFWI_NX):
+        zg, xg = _grid(nz, nx)
+        zg, xg = np.broadcast_arrays(zg, xg)
+        v = map_coordinates(v, [zg, xg], order=1, mode="nearest")
+    return v
 
 
 def flatfault_b(rng: np.random.Generator, nz: int, nx: int) -> np.ndarray:

@@ -50,6 +50,8 @@ class Claim:
         chapter: the chapter (book document name) that judges it.
         profile: the profile of the run that produced ``ours``.
         setting: how our setting differs from the paper's (smaller data, no pretrained weights...).
+        values: where numbers compare directly, ``{label: [ours, theirs]}`` (e.g. one family's MAE
+            beside the paper's), for the ledger's figure; left out of :meth:`to_dict` when None.
     """
 
     id: str
@@ -62,13 +64,20 @@ class Claim:
     chapter: str
     profile: str
     setting: str = ""
+    values: dict[str, list[float]] | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"claim {self.id!r}: verdict {self.verdict!r} is not one of {VERDICTS}")
+        for label, pair in (self.values or {}).items():
+            if len(pair) != 2:
+                raise ValueError(f"claim {self.id!r}: values[{label!r}] must be [ours, theirs], got {pair!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["values"] is None:   # claims without comparable numbers keep the stored layout
+            del d["values"]
+        return d
 
 
 def unjudged_for_overrides(claims: Iterable[dict[str, Any]], overrides: dict[str, tuple[Any, Any]]

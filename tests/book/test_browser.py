@@ -60,3 +60,39 @@ def test_page_renders_without_errors(served, browser, doc):
         assert len(sizes) >= 3
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, f"{doc}: browser console errors: {errors}"
+
+
+#: chapters laid out for the reader (issue "The house and the reader"): no code on the page unless folded,
+#: figures at their natural size (so their 10 pt text stays 10 pt), no table cell wrapping a number
+READER_PAGES = ("book/baselines", "book/claims")
+
+_LAYOUT_JS = """
+const visible = el => !!(el.offsetParent) && el.getBoundingClientRect().height > 0;
+const inputs = Array.from(document.querySelectorAll('div.cell_input, div.cell > div.highlight'))
+    .filter(el => visible(el) && !el.closest('details:not([open])'));
+const images = Array.from(document.querySelectorAll('div.cell_output img')).map(i =>
+    [i.getAttribute('src') || '', i.naturalWidth, i.getBoundingClientRect().width]);
+const wrapped = [];
+for (const td of document.querySelectorAll('div.cell_output table td, div.cell_output table th')) {
+    const text = td.textContent.trim();
+    // a number, or "mean ± std", with at most a unit or "(1 seed)": the cells that must not wrap
+    if (!/\\d/.test(text) || text.length > 40 || text.split(/\\s+/).length > 5) continue;
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
+    if (tops.size > 1) wrapped.push(text);
+}
+return {inputs: inputs.length, images: images, wrapped: wrapped};
+"""
+
+
+@pytest.mark.parametrize("doc", READER_PAGES)
+def test_reader_pages_show_no_plumbing_full_size_figures_and_unwrapped_numbers(served, browser, doc):
+    browser.get(f"{served}/{doc}.html")
+    layout = browser.execute_script(_LAYOUT_JS)
+    assert layout["inputs"] == 0, f"{doc}: {layout['inputs']} code cell(s) visible on the page (remove or fold them)"
+    assert layout["images"], f"{doc}: no figure"
+    for src, natural, shown in layout["images"]:
+        assert shown >= 0.9 * natural, (f"{doc}: figure {src[:40]} is shrunk to {shown:.0f} of its {natural} px "
+                                        "(its text would fall below 10 pt): make it narrower")
+    assert not layout["wrapped"], f"{doc}: table cells wrap a number over lines: {layout['wrapped'][:5]}"

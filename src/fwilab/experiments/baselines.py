@@ -360,7 +360,8 @@ def judge_claims(config: BaselinesConfig, metrics: dict[str, Any], arrays: dict[
              "least half; the bounds (fwilab.regime: FlatVel-A 0.035, CurveVel-A 0.10, elsewhere "
              f"{REGIME_FACTOR:g}x OpenFWI's) allow for ~8x fewer training samples than OpenFWI's",
         verdict=judge(p, len(inside) == len(checks), 2 * len(inside) >= len(checks), judged_at=("cpu", "full")),
-        chapter=CHAPTER, profile=p, setting=setting))
+        chapter=CHAPTER, profile=p, setting=setting,
+        values={f"{fam} MAE": [s["mae"], OPENFWI_INVERSIONNET_L1[fam][0]] for fam, s in inv.items()}))
     claims.extend(_velocitygan_claims(config, metrics, checks, setting))
     fwi_statement = ("Learned inversion is more accurate than multiscale classic FWI from a smooth start, "
                      "at a fraction of the time per sample.")
@@ -433,6 +434,7 @@ def _velocitygan_claims(config: BaselinesConfig, metrics: dict[str, Any], checks
         verdict=judge(p, len(better) == len(fams), len(not_worse) == len(fams),
                       judged_at=() if gate else ("cpu", "full")),
         chapter=CHAPTER, profile=p,
+        values={f"{f} VelocityGAN MAE": [gan[f]["mae"], OPENFWI_VELOCITYGAN_L1[f][0]] for f in fams},
         setting=setting + f"; VelocityGAN {config.gan_epochs} epochs (its generator steps once per "
                           f"{N_CRITIC} critic steps), {config.n_seeds} seed(s)")]
 

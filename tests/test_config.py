@@ -96,7 +96,7 @@ class TypedConfig(ExperimentConfig):
 
 @pytest.mark.parametrize("given, expected", [
     (dict(n="8"), dict(n=8)), (dict(n=8.0), dict(n=8)), (dict(lr="0.01"), dict(lr=0.01)),
-    (dict(lr=1), dict(lr=1)),                      # a valid int stays an int: the config hash is unchanged
+    (dict(lr=1), dict(lr=1.0)),                    # a whole number for a float field is a float: one hash
     (dict(alpha="none"), dict(alpha=None)), (dict(alpha="2"), dict(alpha=2.0)),
     (dict(flag="false"), dict(flag=False)), (dict(flag="True"), dict(flag=True)),
     (dict(names="x,y"), dict(names=("x", "y"))), (dict(names="['x', 'y']"), dict(names=("x", "y"))),

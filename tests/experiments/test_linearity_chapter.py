@@ -38,7 +38,9 @@ def test_unknown_profile_is_refused():
 
 
 def test_cpu_preset_reuses_the_baselines_splits_and_inversionnet_recipe():
-    for profile in ("cpu", "full"):
+    # at cpu the linearity chapter keeps its earlier sizes on generated data until it moves onto the
+    # real-map foundation (its own issue); full shares the baselines chapter's sizes and recipe
+    for profile in ("full",):
         ours, base = make_config("linearity", profile), BaselinesConfig.preset(profile)
         assert (ours.n_train, ours.n_val, ours.n_test, ours.nt, ours.nbc) == \
                (base.n_train, base.n_val, base.n_test, base.nt, base.nbc)

@@ -51,14 +51,12 @@ def test_routing_config_rejects_bad_variants_and_sizes():
         make_config("routing", "cpu", test_per_family=101)
 
 
-def test_cpu_presets_share_the_baselines_datasets():
-    from fwilab.experiments.baselines import BaselinesConfig
-
-    base = BaselinesConfig.preset("cpu")
-    for chapter in ("spectral", "routing"):
-        c = make_config(chapter, "cpu")
-        assert (c.n_train, c.n_val, c.n_test, c.seed, c.acquisition) == \
-            (base.n_train, base.n_val, base.n_test, base.seed, base.acquisition)
+def test_cpu_presets_share_their_datasets():
+    # the two SPAMoE chapters read the same splits (the baselines chapter's cpu preset moved onto real maps
+    # at nt 250; these chapters follow in their own issue)
+    spectral, routing = make_config("spectral", "cpu"), make_config("routing", "cpu")
+    assert (spectral.n_train, spectral.n_val, spectral.n_test, spectral.seed, spectral.acquisition) == \
+        (routing.n_train, routing.n_val, routing.n_test, routing.seed, routing.acquisition)
 
 
 def test_full_presets_generate_only_the_samples_they_use():

@@ -114,15 +114,16 @@ def test_other_chapters_reuse_the_reference_inversionnet_pieces(tmp_path, monkey
     """reference_inversionnet loads the baselines chapter's own piece (no retraining), whatever the GAN or
     FWI settings; a missing piece is trained once and saved where the chapter would look for it."""
     from fwilab.experiments import baselines
+    from fwilab.experiments.baselines import compute
 
     calls = []
-    real = baselines._inversionnet
+    real = compute._inversionnet
 
     def counted(config, splits, seed):
         calls.append(seed)
         return real(config, splits, seed)
 
-    monkeypatch.setattr(baselines, "_inversionnet", counted)
+    monkeypatch.setattr(compute, "_inversionnet", counted)
     first, _ = baselines.reference_inversionnet("flatvel-a", 0, profile="smoke", results_dir=str(tmp_path),
                                                 device="cpu", progress=False)
     assert calls == [0]

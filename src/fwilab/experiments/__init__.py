@@ -1,4 +1,5 @@
-"""One module per chapter: a frozen config with presets per profile and ``run(config) -> Artifact``.
+"""One package per chapter (config.py: a frozen config with presets per profile; compute.py: the pieces and
+``run(config) -> Artifact``; claims.py: the papers' numbers and ``judge_claims``).
 
 The CLI (``python -m fwilab run <chapter>``) and the chapter's notebook call the same
 :func:`run_chapter`, so both produce the same artifact.

@@ -373,3 +373,20 @@ def test_a_chapter_trains_on_real_openfwi_files_when_pointed_at_them(tmp_path, t
     art = routing.run(config)
     assert art.config["openfwi_dir"] == str(tmp_path / "openfwi")
     assert "real OpenFWI files" in art.claims[0]["setting"]
+
+
+def test_monitor_records_each_epochs_preferences_not_the_final_ones():
+    """The router's preference parameter is recorded per epoch: a change after epoch 1 leaves epoch 1's
+    record as it was (on the CPU a float32 parameter's .numpy() is a view of the live weights)."""
+    torch.manual_seed(0)
+    model = SPAMoE(SPAMoEConfig.preset("smoke", TINY))
+    monitor = SPAMoEMonitor(model)
+    monitor.end_epoch({"epoch": 1})
+    first = model.router.preference.detach().clone()
+    with torch.no_grad():
+        model.router.preference.add_(1.0)
+    monitor.end_epoch({"epoch": 2})
+    recorded = monitor.arrays()["epoch_preference"]
+    np.testing.assert_array_equal(recorded[0], first.numpy())
+    np.testing.assert_array_equal(recorded[1], first.numpy() + 1.0)
+    assert not np.array_equal(recorded[0], recorded[1])

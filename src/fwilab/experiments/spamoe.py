@@ -153,7 +153,9 @@ class SPAMoEMonitor:
         router = self.model.router
         with torch.no_grad():
             snap["band_mixing"] = router.mixing_matrix().float().cpu().numpy()
-            snap["preference"] = router.preference.detach().float().cpu().numpy()
+            # a copy: on the CPU .cpu().numpy() of a float32 parameter is a view of the live weights, and every
+            # epoch would record the final value (the routing chapter's preference curves were flat lines)
+            snap["preference"] = router.preference.detach().float().cpu().numpy().copy()
         self.history[epoch] = snap
         self._batches, self._val = [], []
 

@@ -120,6 +120,7 @@ def execute_chapter(name: str, out_dir: Path, parameters: dict[str, Any], *, roo
         pm.execute_notebook(str(unexecuted), str(tmp), parameters=parameters, cwd=str(root),
                             kernel_name="python3", log_output=log_output, progress_bar=False,
                             execution_timeout=timeout, **_kernel_config())
+        _hide_injected_parameters(tmp)
         os.replace(tmp, out)
     finally:
         unexecuted.unlink(missing_ok=True)
@@ -128,6 +129,22 @@ def execute_chapter(name: str, out_dir: Path, parameters: dict[str, Any], *, roo
         else:
             os.environ["TQDM_DISABLE"] = previous
     return out
+
+
+def _hide_injected_parameters(path: Path) -> None:
+    """papermill adds an ``injected-parameters`` code cell after the parameters cell: plumbing, so it is kept
+    off the rendered page (``remove-input``) like the parameters cell itself."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-input" not in tags:
+            cell["metadata"]["tags"] = [*tags, "remove-input"]
+            changed = True
+    if changed:
+        nbformat.write(nb, path)
 
 
 def _kernel_config() -> dict[str, Any]:

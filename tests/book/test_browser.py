@@ -64,7 +64,7 @@ def test_page_renders_without_errors(served, browser, doc):
 
 #: chapters laid out for the reader (issue "The house and the reader"): no code on the page unless folded,
 #: figures at their natural size (so their 10 pt text stays 10 pt), no table cell wrapping a number
-READER_PAGES = ("book/baselines", "book/claims")
+READER_PAGES = ("book/data", "book/baselines", "book/linearity", "book/spectral", "book/routing", "book/claims")
 
 _LAYOUT_JS = """
 const visible = el => !!(el.offsetParent) && el.getBoundingClientRect().height > 0;

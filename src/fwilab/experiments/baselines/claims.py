@@ -156,4 +156,4 @@ def _velocitygan_claims(config: BaselinesConfig, metrics: dict[str, Any], checks
         chapter=CHAPTER, profile=p,
         values={f"{f} VelocityGAN MAE": [gan[f]["mae"], OPENFWI_VELOCITYGAN_L1[f][0]] for f in fams},
         setting=setting + f"; VelocityGAN {config.gan_epochs} epochs (its generator steps once per "
-                          f"{N_CRITIC} critic steps), {config.n_seeds} seed(s)")]
+                          f"{N_CRITIC} critic steps), {len(config.gan_seed_list)} seed(s)")]

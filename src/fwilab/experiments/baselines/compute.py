@@ -32,7 +32,7 @@ def checkpoint_root(config: ExperimentConfig, unrelated: frozenset[str] = FWI_FI
 def _inversionnet(config: BaselinesConfig, splits, seed: int) -> tuple[dict, dict]:
     torch.manual_seed(seed)
     model = config.inversionnet()
-    ckpt = checkpoint_root(config) / f"inversionnet-{splits.family}-s{seed}"
+    ckpt = checkpoint_root(config, FWI_FIELDS | {"gan_epochs"}) / f"inversionnet-{splits.family}-s{seed}"
     return train_and_evaluate(model, splits.train, splits.val, splits.test, loss=l1,
                               config=config.fit_config(seed, ckpt, config.epochs))
 
@@ -47,7 +47,7 @@ def _velocitygan(config: BaselinesConfig, splits, seed: int) -> tuple[dict, dict
     step = AdversarialStep(critic, critic_opt, lambda c, r, f: critic_loss(c, r, f, gp_weight=GP_WEIGHT),
                            generator_adversarial_loss, n_critic=N_CRITIC, adversarial_weight=ADVERSARIAL_WEIGHT)
     pixel = WeightedSum({"l1": (L1_WEIGHT, l1), "l2": (L2_WEIGHT, l2)})
-    ckpt = checkpoint_root(config) / f"velocitygan-{splits.family}-s{seed}"
+    ckpt = checkpoint_root(config, FWI_FIELDS | {"epochs"}) / f"velocitygan-{splits.family}-s{seed}"
     fit_cfg = config.fit_config(seed, ckpt, config.gan_epochs).replace(betas=(0.0, 0.9))
     return train_and_evaluate(generator, splits.train, splits.val, splits.test, loss=pixel, config=fit_cfg, step=step)
 
@@ -126,7 +126,7 @@ def run(config: BaselinesConfig) -> Artifact:
             if fam not in splits:
                 splits[fam] = load_family_splits(fam, config.n_train, config.n_val, config.n_test,
                                                  **config.split_options())
-            for seed in config.seeds:
+            for seed in config.seeds if model == "inversionnet" else config.gan_seed_list:
                 name = f"{model}-{fam}-s{seed}"
                 fn = _inversionnet if model == "inversionnet" else _velocitygan
                 # an InversionNet piece does not depend on VelocityGAN's length, nor a VelocityGAN piece on

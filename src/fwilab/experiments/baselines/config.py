@@ -29,6 +29,7 @@ class BaselinesConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
         families: families InversionNet is trained on; gan_families: those VelocityGAN is trained on;
             fwi_families: those classic FWI runs on (``None``: all of ``families``).
         n_seeds: training seeds per family (``seed``, ``seed + 1``, ...); ``seed`` also seeds the data.
+        gan_seeds: VelocityGAN's seeds per family (the first of the same seeds; None: ``n_seeds``).
         n_train, n_val, n_test: split sizes per family (one generated dataset split by index, or the
             real files' splits: see :class:`~fwilab.config.OpenFWIFilesMixin`).
         nt, nbc: time steps and absorbing cells of the acquisition (OpenFWI: 1000 and 120).
@@ -47,12 +48,14 @@ class BaselinesConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     """
 
     CHAPTER: ClassVar[str] = CHAPTER
-    SCOPE_FIELDS: ClassVar[frozenset[str]] = frozenset({"families", "gan_families", "fwi_families", "n_seeds"})
+    SCOPE_FIELDS: ClassVar[frozenset[str]] = frozenset({"families", "gan_families", "fwi_families", "n_seeds",
+                                                        "gan_seeds"})
     SUPPORTS_DECIMATION: ClassVar[bool] = True
     families: tuple[str, ...] = FAMILIES
     gan_families: tuple[str, ...] = A_FAMILIES
     fwi_families: tuple[str, ...] | None = None
     n_seeds: int = 3
+    gan_seeds: int | None = None
     n_train: int = 6000
     n_val: int = 500
     n_test: int = 1000
@@ -82,12 +85,12 @@ class BaselinesConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
         # decimated ×4 (nt 250) for the networks, InversionNet at width 0.25 with warm-up + cosine at lr 2e-3
         # and BatchNorm statistics re-estimated before each validation; 3 seeds. Every piece's wall time is
         # in the artifact (pieces_wall_s).
-        # Budget on 2 cores: ~11 min per InversionNet piece, ~7 min per VelocityGAN piece, ~12 min of classic FWI.
+        # Budget on 2 cores: ~14 min per InversionNet piece (6), ~5 min per VelocityGAN piece (2), ~10 min of FWI.
         "cpu": dict(families=("flatvel-a", "curvevel-a"), gan_families=("flatvel-a",),
                     fwi_families=("flatvel-a",), n_seeds=3, n_train=3000, n_val=500, n_test=1000,
                     maps="real", decimate=4, width=0.25, epochs=40, batch_size=32, lr=2e-3, schedule="cosine",
-                    warmup_epochs=2.0, bn_recalibration_batches=8, gan_epochs=60, fwi_samples=10,
-                    fwi_iterations=10),
+                    warmup_epochs=2.0, bn_recalibration_batches=8, gan_seeds=2, gan_epochs=40, fwi_samples=10,
+                    fwi_iterations=8),
         "full": dict(maps="real"),
     }
 
@@ -105,6 +108,8 @@ class BaselinesConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
         for name in ("n_seeds", "n_train", "n_val", "n_test", "nt", "epochs", "batch_size", "fwi_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.gan_seeds is not None and not 1 <= self.gan_seeds <= self.n_seeds:
+            raise ValueError(f"gan_seeds must be between 1 and n_seeds ({self.n_seeds}), got {self.gan_seeds}")
         if self.gan_epochs < 0 or self.fwi_iterations < 0:
             raise ValueError("gan_epochs and fwi_iterations must be >= 0")
         if not 0 < self.width <= 1:
@@ -117,6 +122,11 @@ class BaselinesConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
                          schedule=self.schedule, warmup_epochs=self.warmup_epochs,
                          bn_recalibration_batches=self.bn_recalibration_batches, channels_last=True,
                          checkpoint_dir=str(checkpoint_dir), progress=self.progress, drop_last=True)
+
+    @property
+    def gan_seed_list(self) -> tuple[int, ...]:
+        """VelocityGAN's training seeds: the first ``gan_seeds`` of :attr:`seeds`."""
+        return self.seeds[: self.n_seeds if self.gan_seeds is None else self.gan_seeds]
 
     def inversionnet(self, width: float | None = None) -> InversionNet:
         """An InversionNet for this config's records (nt after decimation) and maps."""

@@ -111,3 +111,29 @@ def table(df, precision: int = 4, caption: str | None = None):
     if caption:
         styler = styler.set_caption(caption)
     return styler
+
+
+def learned_vs_fwi(fwi: dict[str, dict[str, Any]], learned: dict[str, tuple[list[float], float]]
+                   ) -> tuple[list[str], int, int]:
+    """The learned-against-classic-FWI comparison both InvLINT claims and the baselines claim make.
+
+    Args:
+        fwi: per family, classic FWI's ``mae_ms`` and ``s_per_sample``.
+        learned: per family, the learned model's per-seed MAE [m/s] on FWI's samples and its inference
+            time per sample [s].
+
+    Returns: ``(rows, wins, partial)``: one text per family; the families where the learned mean + std
+    MAE is below FWI's *and* it is faster; those where its mean MAE is below FWI's.
+    """
+    from .metrics import mean_std
+
+    rows, wins, partial = [], 0, 0
+    for fam, f in fwi.items():
+        per_seed, learned_s = learned[fam]
+        mean, std = mean_std(per_seed)
+        faster = learned_s < f["s_per_sample"]
+        wins += mean + std < f["mae_ms"] and faster
+        partial += mean < f["mae_ms"]
+        rows.append(f"{fam}: {pm(mean, std, len(per_seed), '.1f')} vs {f['mae_ms']:.1f} m/s, "
+                    f"{seconds(learned_s)} vs {seconds(f['s_per_sample'])} per sample")
+    return rows, wins, partial

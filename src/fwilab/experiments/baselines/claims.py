@@ -11,7 +11,7 @@ from ...claims import Claim, judge
 from ...metrics import mean_std
 from ...models.velocitygan import N_CRITIC
 from ...regime import REGIME_FACTOR, gate_note, regime_from_runs
-from ...report import pm, seconds
+from ...report import learned_vs_fwi, pm
 from .config import CHAPTER, BaselinesConfig
 
 #: Official OpenFWI benchmark (docs/benchmark.html), InversionNet trained with ℓ1: MAE / RMSE / SSIM on
@@ -95,18 +95,10 @@ def judge_claims(config: BaselinesConfig, metrics: dict[str, Any], arrays: dict[
             setting=f"classic FWI is off in this run (fwi_iterations = {config.fwi_iterations}, "
                     f"fwi_families = {list(config.fwi_families)})"))
     if metrics["fwi"]:
-        rows, wins, partial = [], 0, 0
-        for fam, f in metrics["fwi"].items():
-            k = config.fwi_samples
-            per_seed = [float(np.mean(arrays[f"inversionnet-{fam}-s{s}/test_mae_per_sample"][:k]) * 1500.0)
-                        for s in config.seeds]
-            mean, std = mean_std(per_seed)
-            learned_s = inv[fam]["inference_s_per_sample"]
-            faster = learned_s < f["s_per_sample"]
-            wins += mean + std < f["mae_ms"] and faster
-            partial += mean < f["mae_ms"]
-            rows.append(f"{fam}: {pm(mean, std, len(per_seed), '.1f')} vs {f['mae_ms']:.1f} m/s, "
-                        f"{seconds(learned_s)} vs {seconds(f['s_per_sample'])} per sample")
+        k = config.fwi_samples
+        rows, wins, partial = learned_vs_fwi(metrics["fwi"], {
+            fam: ([float(np.mean(arrays[f"inversionnet-{fam}-s{s}/test_mae_per_sample"][:k]) * 1500.0)
+                   for s in config.seeds], inv[fam]["inference_s_per_sample"]) for fam in metrics["fwi"]})
         n = len(metrics["fwi"])
         fwi_gate = gate_note({fam: checks[fam] for fam in metrics["fwi"]})
         rule = ("holds if on every family InversionNet's mean + std MAE over seeds is below FWI's and its "

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...claims import Claim, judge
 from ...metrics import VELOCITY_SCALE, mean_std
-from ...report import pm, seconds
+from ...report import learned_vs_fwi, pm, seconds
 from .config import ALPHAS, CHAPTER, CONTROL_ALPHAS, ESSENTIAL_THRESHOLD, LinearityConfig
 
 # --- the paper's numbers (InvLINT, ICML 2022) ----------------------------------------------------
@@ -359,18 +359,10 @@ def judge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays: dict[
             setting="classic FWI is off in this run (fwi_iterations = 0; at cpu the baselines chapter runs it "
                     "against InversionNet on the same splits)"))
     if metrics["fwi"]:
-        rows, wins, partial = [], 0, 0
-        for fam, f in metrics["fwi"].items():
-            k = int(f["n"])
-            per_seed = [float(np.mean(arrays[f"invlint-{fam}-s{s}/test_mae_per_sample"][:k]) * VELOCITY_SCALE)
-                        for s in config.seeds if f"invlint-{fam}-s{s}/test_mae_per_sample" in arrays]
-            mean, std = mean_std(per_seed)
-            learned_s = inv[fam]["inference_s_per_sample"]
-            faster = learned_s < f["s_per_sample"]
-            wins += mean + std < f["mae_ms"] and faster
-            partial += mean < f["mae_ms"]
-            rows.append(f"{fam}: {pm(mean, std, len(per_seed), '.1f')} vs {f['mae_ms']:.1f} m/s, "
-                        f"{seconds(learned_s)} vs {seconds(f['s_per_sample'])} per sample")
+        rows, wins, partial = learned_vs_fwi(metrics["fwi"], {
+            fam: ([float(np.mean(arrays[f"invlint-{fam}-s{s}/test_mae_per_sample"][:int(f["n"])]) * VELOCITY_SCALE)
+                   for s in config.seeds if f"invlint-{fam}-s{s}/test_mae_per_sample" in arrays],
+                  inv[fam]["inference_s_per_sample"]) for fam, f in metrics["fwi"].items()})
         nf = len(metrics["fwi"])
         claims.append(Claim(
             id="invlint.beats-fwi", paper="InvLINT", statement=fwi_statement, theirs=fwi_theirs,

@@ -93,6 +93,7 @@ def test_reader_pages_show_no_plumbing_full_size_figures_and_unwrapped_numbers(s
     assert layout["inputs"] == 0, f"{doc}: {layout['inputs']} code cell(s) visible on the page (remove or fold them)"
     assert layout["images"], f"{doc}: no figure"
     for src, natural, shown in layout["images"]:
-        assert shown >= 0.9 * natural, (f"{doc}: figure {src[:40]} is shrunk to {shown:.0f} of its {natural} px "
-                                        "(its text would fall below 10 pt): make it narrower")
+        # 10 pt text at dpi 100 stays 10 pt only if the page shows the figure at its natural size
+        assert shown >= 0.98 * natural, (f"{doc}: figure {src[:40]} is shrunk to {shown:.0f} of its {natural} px "
+                                         "(its text falls below 10 pt): make it narrower")
     assert not layout["wrapped"], f"{doc}: table cells wrap a number over lines: {layout['wrapped'][:5]}"

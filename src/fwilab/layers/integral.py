@@ -118,6 +118,55 @@ def trapezoid_weights(coords: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
+# What the sine kernels span on a sampled record
+
+
+def sine_fold(nt: int, n_kernels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which DST-I component each sine kernel ``n = 1..N`` is on an ``nt``-sample record, and its sign.
+
+    On ``t_i = i/P`` (``P = nt − 1``) the kernels have period ``2P`` in n and fold back at P:
+    ``sin(nπt_i) = sin(rπt_i)`` with ``r = n mod 2P``, and ``sin(rπt_i) = −sin((2P − r)πt_i)``. So
+    kernel n is ``sign · sin(kπt_i)`` with ``k ∈ 1..P−1``, or the zero vector (``r = 0`` or ``P``; k = 0).
+
+    Returns: ``(component [N] int, sign [N] float)``, component 0 and sign 0 for the zero kernels.
+    """
+    P = int(nt) - 1
+    if P < 1 or int(n_kernels) < 1:
+        raise ValueError(f"need nt >= 2 and n_kernels >= 1, got nt={nt}, n_kernels={n_kernels}")
+    r = np.arange(1, int(n_kernels) + 1) % (2 * P)
+    component = np.where(r < P, r, 2 * P - r)
+    sign = np.where(r < P, 1.0, -1.0)
+    zero = (r == 0) | (r == P)
+    return np.where(zero, 0, component), np.where(zero, 0.0, sign)
+
+
+def sine_spectrum(nt: int, n_kernels: int) -> dict[str, np.ndarray]:
+    """The singular values of the sine-kernel matrix ``K [N, nt]`` (``K[n, i] = w_i sin(nπt_i)``, the
+    transform of one shot's receiver-averaged trace, ``U = K ū``), in closed form.
+
+    The DST-I components are orthogonal with ``Σ_i sin²(kπt_i) = P/2``, so K's rows are copies (±) of
+    ``P − 1`` orthogonal vectors: a component that ``m`` kernels fold onto has singular value
+    ``√(m·P/2)``. For OpenFWI's ``nt = 1000`` and the paper's ``N = 2048``: rank 998, the components
+    k ≤ 50 three times (``√1498.5``), the others twice (``√999``). The transform is a rotation of the time
+    axis (less its two end samples, where every sine vanishes) scaled per component.
+
+    Returns: ``components`` (the k present, ascending), ``multiplicity`` and ``singular_values`` per component.
+    """
+    component, _ = sine_fold(nt, n_kernels)
+    ks, counts = np.unique(component[component > 0], return_counts=True)
+    P = int(nt) - 1
+    return {"components": ks, "multiplicity": counts, "singular_values": np.sqrt(counts * P / 2.0)}
+
+
+def unique_sine_kernels(nt: int, n_kernels: int) -> np.ndarray:
+    """Indices (0-based, into ``n = 1..N``) of the first kernel of every distinct component: the columns
+    of one shot's U that carry all its information without repeats (``min(N, nt − 2)`` of them)."""
+    component, _ = sine_fold(nt, n_kernels)
+    _, first = np.unique(component, return_index=True)
+    return np.sort(first[component[first] > 0])
+
+
+# --------------------------------------------------------------------------------------------
 # Seismic side
 
 

@@ -6,6 +6,7 @@
     python -m fwilab data generate --family flatvel-a --n 1000 --out DIR [--device cuda] [--seed 0]
     python -m fwilab data build flatvel-a --source real --split train [--n 5000] [--decimate 4]
     python -m fwilab data status
+    python -m fwilab data families
     python -m fwilab bench forward|gradient|train [--batches 1 4 16] [--device auto]
     python -m fwilab book [--profile smoke] [--results-dir results] [--build-dir _build]
     python -m fwilab claims [--results-dir results]
@@ -52,6 +53,17 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
     folder = build(spec, args.n, device=args.device, progress=not args.quiet)
     st = status(spec)
     print(f"{st['dataset']}: {st['samples']} samples in {folder} ({st['wall_s']} s of compute)")
+    return 0
+
+
+def _cmd_data_families(args: argparse.Namespace) -> int:
+    from .data.catalog import catalog
+
+    for f in catalog():
+        real = ", ".join(f"{s} {n}" for s, n in f.real_splits) or "none"
+        print(f"{f.name:<13} {f.openfwi_name:<13} {f.kind:<6} layout {f.layout:<6} range {f.data_range[0]:>7.2f} "
+              f"{f.data_range[1]:>6.2f}  OpenFWI {f.openfwi_train}/{f.openfwi_test}  real maps: {real:<21} "
+              f"generator: {f.calibration}")
     return 0
 
 
@@ -290,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)} or cuda:N")
     bd.add_argument("--quiet", action="store_true", help="no progress bar")
     bd.set_defaults(func=_cmd_data_build)
+    text = "the table of family facts: kind, file layout, OpenFWI's data range and splits, the real maps shipped"
+    fam = dsub.add_parser("families", help=text, description=text, formatter_class=_HelpFormatter)
+    fam.set_defaults(func=_cmd_data_families)
     text = "list the datasets in the store: what each holds, how much is built, and its compute time"
     st = dsub.add_parser("status", help=text, description=text, formatter_class=_HelpFormatter)
     st.set_defaults(func=_cmd_data_status)

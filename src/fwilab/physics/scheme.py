@@ -10,6 +10,7 @@ both read this module and neither imports the other's internals for it.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch

@@ -39,7 +39,7 @@ from ..physics.acquisition import OPENFWI, Acquisition
 from . import store
 from .normalize import DATA_RANGE, dataset_name, normalize_seismic, normalize_velocity
 from .openfwi import OpenFWIDataset
-from .real import real_splits
+from .catalog import family as family_facts
 from .transforms import decimate_time
 
 #: values of the chapters' ``maps`` field
@@ -48,7 +48,7 @@ MAP_SOURCES: tuple[str, ...] = ("generated", "real")
 
 def has_real_pairs(family: str) -> bool:
     """Whether real train *and* test maps of ``family`` ship with the package (so ``maps="real"`` applies)."""
-    return {"train", "test"} <= set(real_splits(family))
+    return family_facts(family).has_real_pairs
 
 
 def map_source(family: str, maps: str) -> str:

@@ -34,7 +34,7 @@ def _inversionnet(config: BaselinesConfig, splits, seed: int) -> tuple[dict, dic
     model = config.inversionnet()
     ckpt = checkpoint_root(config, FWI_FIELDS | {"gan_epochs"}) / f"inversionnet-{splits.family}-s{seed}"
     return train_and_evaluate(model, splits.train, splits.val, splits.test, loss=l1,
-                              config=config.fit_config(seed, ckpt, config.epochs))
+                              config=config.fit_config(seed, ckpt, config.epochs, compile=config.compile))
 
 
 def _velocitygan(config: BaselinesConfig, splits, seed: int) -> tuple[dict, dict]:
@@ -47,7 +47,7 @@ def _velocitygan(config: BaselinesConfig, splits, seed: int) -> tuple[dict, dict
     step = AdversarialStep(critic, critic_opt, lambda c, r, f: critic_loss(c, r, f, gp_weight=GP_WEIGHT),
                            generator_adversarial_loss, n_critic=N_CRITIC, adversarial_weight=ADVERSARIAL_WEIGHT)
     pixel = WeightedSum({"l1": (L1_WEIGHT, l1), "l2": (L2_WEIGHT, l2)})
-    ckpt = checkpoint_root(config, FWI_FIELDS | {"epochs"}) / f"velocitygan-{splits.family}-s{seed}"
+    ckpt = checkpoint_root(config, FWI_FIELDS | {"epochs", "compile"}) / f"velocitygan-{splits.family}-s{seed}"
     fit_cfg = config.fit_config(seed, ckpt, config.gan_epochs).replace(betas=(0.0, 0.9))
     return train_and_evaluate(generator, splits.train, splits.val, splits.test, loss=pixel, config=fit_cfg, step=step)
 
@@ -131,7 +131,7 @@ def run(config: BaselinesConfig) -> Artifact:
                 fn = _inversionnet if model == "inversionnet" else _velocitygan
                 # an InversionNet piece does not depend on VelocityGAN's length, nor a VelocityGAN piece on
                 # InversionNet's: other chapters reuse the reference InversionNet pieces as they are
-                other = {"gan_epochs"} if model == "inversionnet" else {"epochs"}
+                other = {"gan_epochs"} if model == "inversionnet" else {"epochs", "compile"}
                 m, a = run_piece(config, name, lambda: fn(config, splits[fam], seed), unrelated=FWI_FIELDS | other)
                 metrics["runs"].append({"model": model, "family": fam, "seed": seed, **m})
                 arrays.update({f"{name}/{k}": v for k, v in a.items()})

@@ -18,7 +18,7 @@ A_FAMILIES = ("flatvel-a", "curvevel-a", "flatfault-a", "curvefault-a", "style-a
 #: fields the training pieces do not depend on, and those the classic-FWI pieces do not depend on
 FWI_FIELDS = frozenset({"fwi_samples", "fwi_iterations", "fwi_frequencies", "fwi_smooth_cells"})
 TRAINING_FIELDS = frozenset({"width", "epochs", "batch_size", "lr", "gan_epochs", "schedule", "warmup_epochs",
-                             "bn_recalibration_batches", "decimate"})
+                             "bn_recalibration_batches", "decimate", "compile"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class BaselinesConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
             :mod:`fwilab.training.schedules`).
         bn_recalibration_batches: BatchNorm statistics re-estimated on this many training batches
             before each validation (0: OpenFWI's running averages; :mod:`fwilab.training.batchnorm`).
+        compile: ``torch.compile`` InversionNet's training step (inductor; 1.5x on 2 CPU cores, see
+            ``make bench``; validation and VelocityGAN's adversarial step stay eager).
         gan_epochs: VelocityGAN epochs.
         fwi_samples, fwi_iterations, fwi_frequencies, fwi_smooth_cells: classic FWI on the first test
             samples: Adam steps per frequency stage, low-pass cut-offs [Hz] (low first), and the
@@ -68,6 +70,7 @@ class BaselinesConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     schedule: str = "constant"
     warmup_epochs: float = 0.0
     bn_recalibration_batches: int = 0
+    compile: bool = False
     gan_epochs: int = 40
     fwi_samples: int = 5
     fwi_iterations: int = 40
@@ -81,16 +84,16 @@ class BaselinesConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
                       n_test=4, nt=200, nbc=20, maps="real", decimate=2, width=0.125, epochs=2, batch_size=4,
                       gan_epochs=1, fwi_samples=1, fwi_iterations=2, fwi_frequencies=(10.0,)),
         # cpu, the published reproduction: FlatVel-A and CurveVel-A on their real OpenFWI maps (train and
-        # validation from OpenFWI's train maps, scored on its 1,000 test maps), OpenFWI's survey, records
-        # decimated ×4 (nt 250) for the networks, InversionNet at width 0.25 with warm-up + cosine at lr 2e-3
-        # and BatchNorm statistics re-estimated before each validation; 3 seeds. Every piece's wall time is
-        # in the artifact (pieces_wall_s).
-        # Budget on 2 cores: ~13 min per InversionNet piece (6), ~9 min per VelocityGAN piece (1), ~6 min of FWI.
+        # validation from all 5,000 of OpenFWI's train maps, scored on its 1,000 test maps), OpenFWI's survey,
+        # records decimated ×4 (nt 250) for the networks, InversionNet at width 0.25 with warm-up + cosine at
+        # lr 2e-3, a compiled training step and BatchNorm statistics re-estimated before each validation;
+        # 3 seeds. Every piece's wall time is in the artifact (pieces_wall_s).
+        # Budget on 2 cores: ~15 min per InversionNet piece (6), ~13 min per VelocityGAN piece (1), ~4 min of FWI.
         "cpu": dict(families=("flatvel-a", "curvevel-a"), gan_families=("flatvel-a",),
-                    fwi_families=("flatvel-a",), n_seeds=3, n_train=3000, n_val=500, n_test=1000,
-                    maps="real", decimate=4, width=0.25, epochs=40, batch_size=32, lr=2e-3, schedule="cosine",
-                    warmup_epochs=2.0, bn_recalibration_batches=8, gan_seeds=1, gan_epochs=30, fwi_samples=10,
-                    fwi_iterations=5),
+                    fwi_families=("flatvel-a",), n_seeds=3, n_train=4500, n_val=500, n_test=1000,
+                    maps="real", decimate=4, width=0.25, epochs=50, batch_size=32, lr=2e-3, schedule="cosine",
+                    warmup_epochs=2.0, bn_recalibration_batches=8, compile=True, gan_seeds=1, gan_epochs=30,
+                    fwi_samples=10, fwi_iterations=5),
         "full": dict(maps="real"),
     }
 
@@ -117,11 +120,13 @@ class BaselinesConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
         if self.fwi_samples > self.n_test:
             raise ValueError(f"fwi_samples ({self.fwi_samples}) cannot exceed n_test ({self.n_test})")
 
-    def fit_config(self, seed: int, checkpoint_dir: Path, epochs: int) -> FitConfig:
+    def fit_config(self, seed: int, checkpoint_dir: Path, epochs: int, compile: bool = False) -> FitConfig:
+        """The fit recipe; ``compile`` (InversionNet's pieces pass :attr:`compile`) compiles the step."""
         return FitConfig(epochs=epochs, batch_size=self.batch_size, lr=self.lr, device=self.device, seed=seed,
                          schedule=self.schedule, warmup_epochs=self.warmup_epochs,
                          bn_recalibration_batches=self.bn_recalibration_batches, channels_last=True,
-                         checkpoint_dir=str(checkpoint_dir), progress=self.progress, drop_last=True)
+                         compile=compile, checkpoint_dir=str(checkpoint_dir), progress=self.progress,
+                         drop_last=True)
 
     @property
     def gan_seed_list(self) -> tuple[int, ...]:

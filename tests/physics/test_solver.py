@@ -453,19 +453,80 @@ def test_raw_amplitude_in_openfwi_regime(family):
     assert 0.85 * hi <= dmax <= 1.05 * hi, dmax
 
 
-def test_flush_subnormal_sets_only_subnormals_to_zero():
-    from fwilab.physics.solver import flush_subnormal
+def test_flush_negligible_sets_only_values_below_the_limit_to_zero():
+    from fwilab.physics.scheme import FLUSH_BELOW
+    from fwilab.physics.solver import flush_negligible
 
     tiny = torch.finfo(torch.float32).tiny
-    x = torch.tensor([0.0, tiny / 4, -tiny / 2, tiny, -2 * tiny, 1.0, float("nan"), float("inf")])
-    y = flush_subnormal(x)
-    assert y[:3].eq(0).all() and not torch.signbit(y[2])          # +0, as the CPU kernel writes it
-    torch.testing.assert_close(y[3:6], x[3:6])
-    assert torch.isnan(y[6]) and torch.isinf(y[7])                 # a blow-up is not hidden
+    x = torch.tensor([0.0, tiny / 4, -tiny, FLUSH_BELOW / 2, -0.99 * FLUSH_BELOW, FLUSH_BELOW, -2 * FLUSH_BELOW,
+                      1.0, float("nan"), float("inf")])
+    y = flush_negligible(x)
+    assert y[:5].eq(0).all() and not torch.signbit(y[:5]).any()      # +0, as the CPU kernel writes it
+    torch.testing.assert_close(y[5:8], x[5:8])
+    assert torch.isnan(y[8]) and torch.isinf(y[9])                   # a blow-up is not hidden
+
+
+def test_flushing_changes_the_records_by_float32_rounding_only(monkeypatch):
+    """Against the unflushed scheme in float64, the flushed float32 fast path is as close as float32 allows."""
+    import fwilab.physics.scheme as scheme
+
+    acq = OPENFWI.replace(nt=300, nbc=30)
+    v = layered(2, 70, 70, seed=3)
+    fast = forward_model(v, acq, path="fast").double()
+    monkeypatch.setattr(scheme, "FLUSH_BELOW", 0.0)                   # the reference reads it at each step
+    exact = forward_model(v.double(), acq, path="reference")
+    assert ((fast - exact).abs().max() / exact.abs().max()).item() < 1e-5
+
+
+def test_skipped_rows_hold_only_zeros_and_the_support_covers_the_field():
+    """The CPU kernel computes each row only over the columns a nonzero value can reach. After every chunk of
+    steps, both fields must equal the torch reference's everywhere (the skipped cells are exact zeros there
+    too), and every nonzero cell must lie inside its row's recorded range."""
+    from fwilab.physics.scheme import (FLUSH_BELOW, HALO, _padded_geometry, _source_scaling, leapfrog_step,
+                                       _flat_indices)
+
+    acq = SMALL.replace(nt=200, nbc=12)
+    v = layered(1, acq.nz, acq.nx, seed=11)
+    coef = scheme_coefficients(v, acq)
+    NZ, NX = acq.padded_shape
+    S = acq.n_shots
+    arr = lambda t: np.ascontiguousarray(t.reshape(1, NZ, NX).numpy())   # noqa: E731
+    t1, t2, al = arr(coef["temp1"]), arr(coef["temp2"]), arr(coef["alpha"])
+    sz, sx, rz, rx = _padded_geometry(acq)
+    beta = np.ascontiguousarray(_source_scaling(coef["beta"], acq).numpy())
+    w = acq.wavelet(torch.float32, "cpu")
+    seis = np.zeros((1, S, acq.nt, acq.n_receivers), np.float32)
+    fields = np.zeros((2, 1, S, NZ + 2 * HALO, NX + 2 * HALO), np.float32)
+    active = solver_module.empty_support(1, S, NZ, NX)
+    # the reference, step by step
+    src_index, rec_index = _flat_indices(acq, torch.device("cpu"))
+    p = torch.zeros(1, S, NZ, NX)
+    p_old = torch.zeros_like(p)
+    src_amp = _source_scaling(coef["beta"], acq)
+    c = lambda k: coef[k].reshape(1, 1, NZ, NX)   # noqa: E731
+    skipped = []
+    for n0 in range(0, acq.nt, 25):
+        solver_module._propagate_numba_serial(fields, active, t1, t2, al, beta, sz, sx, rz, rx, w.numpy(), seis,
+                                              n0, n0 + 25, np.float32(solver_module.C2), np.float32(solver_module.C3),
+                                              np.float32(FLUSH_BELOW))
+        for n in range(n0, n0 + 25):
+            p_new, _ = leapfrog_step(p, p_old, c("temp1"), c("temp2"), c("alpha"), src_index, src_amp * w[n],
+                                     rec_index)
+            p_old, p = p, p_new
+        slot = (n0 + 25) % 2
+        skipped.append(bool((active[slot, ..., 0] > active[slot, ..., 1]).any()))
+        inner = fields[:, 0, :, HALO:NZ + HALO, HALO:NX + HALO]
+        assert torch.equal(torch.from_numpy(inner[slot].copy()).view(torch.int32), p[0].view(torch.int32))
+        assert torch.equal(torch.from_numpy(inner[1 - slot].copy()).view(torch.int32), p_old[0].view(torch.int32))
+        for k in (0, 1):
+            rows, cols = np.nonzero(inner[k].reshape(S * NZ, NX))
+            lo, hi = active[k, 0, :, :, 0].reshape(-1)[rows], active[k, 0, :, :, 1].reshape(-1)[rows]
+            assert ((lo <= cols) & (cols <= hi)).all()
+    assert skipped[0]          # the first steps skipped rows ahead of the wavefront
 
 
 def test_no_subnormal_survives_a_step_and_both_paths_agree_bitwise():
-    """Ahead of the wavefront the field passes through subnormal values: both implementations flush them
+    """Ahead of the wavefront the field passes through negligible values: both implementations flush them
     (the fast path's records are bit-identical to the reference's, sign of zero included)."""
     from fwilab.physics.solver import forward_model
 
@@ -475,6 +536,6 @@ def test_no_subnormal_survives_a_step_and_both_paths_agree_bitwise():
     fast = forward_model(v, acq, path="fast")
     ref = forward_model(v, acq, path="reference")
     assert torch.equal(fast.view(torch.int32), ref.view(torch.int32))
-    tiny = torch.finfo(torch.float32).tiny
-    assert not ((fast != 0) & (fast.abs() < tiny)).any()
+    from fwilab.physics.scheme import FLUSH_BELOW
+    assert not ((fast != 0) & (fast.abs() < FLUSH_BELOW)).any()
     assert (fast == 0).any()      # the precursor has not reached every receiver at the first steps

@@ -54,7 +54,7 @@ from .transforms import TRANSFORM_NAME, decimate_time, decimated_length
 STORE_VERSION: int = 1
 #: version of the numerical scheme the seismic was computed with: bump when the solver's output changes
 #: (bitwise-identical speed-ups keep it)
-SOLVER_VERSION: str = "openfwi-fd-2-4-v2-flush"
+SOLVER_VERSION: str = "openfwi-fd-2-4-v3-flush1e-20"
 #: samples per shard file (~88 MB of float32 seismic at nt 250, ~350 MB at nt 1000)
 SHARD_SIZE: int = 250
 SOURCES: tuple[str, ...] = ("real", "generated")

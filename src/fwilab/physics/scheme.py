@@ -179,26 +179,30 @@ def _source_scaling(beta: torch.Tensor, acquisition: Acquisition) -> torch.Tenso
 # reference path: one differentiable torch step
 # --------------------------------------------------------------------------------------------
 
-def flush_subnormal(p: torch.Tensor) -> torch.Tensor:
-    """``p`` with subnormal values (``0 < |p|`` below the dtype's smallest normal number, ~1.2e-38 in
-    float32) set to zero; NaN and inf are kept.
+#: |p| below this is set to zero after every step, in every implementation of the scheme (:func:`flush_negligible`)
+FLUSH_BELOW: float = 1e-20
 
-    Part of the scheme, in every implementation: ahead of the wavefront the 4th-order stencil leaves a
+
+def flush_negligible(p: torch.Tensor) -> torch.Tensor:
+    """``p`` with the values ``0 < |p| < FLUSH_BELOW`` (1e-20) set to +0; NaN and inf are kept.
+
+    Part of the scheme, in every implementation. Ahead of the wavefront the 4th-order stencil leaves a
     numerical precursor that decays by ~60× per cell, and in the absorbing pad the damped field decays
-    likewise, so most cells pass through subnormal values, on which x86 arithmetic is ~100× slower
-    (measured: the CPU kernel ran at 0.8 G cell-updates/s per core with them, 2.2 without). Flushing
-    them changes the records by float32 rounding only (max 1.2e-5 on values up to ~50, against the
-    unflushed scheme) and makes the work per cell constant.
+    likewise. Unflushed, most cells pass through values near float32's smallest normal number (1.2e-38),
+    where x86 arithmetic on the subnormal products is ~100× slower, and the precursor keeps every cell of
+    the grid nonzero. Below 1e-20 a value is 10¹³ under the float32 resolution of the records (peaks
+    ~1–50 per unit source), so flushing it changes the records by float32 rounding only (tested against
+    the unflushed float64 scheme); it keeps the work per cell constant and leaves exact zeros ahead of the
+    front, which the CPU kernel skips (:func:`fwilab.physics.solver._propagate_numba`).
     """
-    tiny = torch.finfo(p.dtype).tiny
-    return torch.where(p.abs() < tiny, torch.zeros_like(p), p)
+    return torch.where(p.abs() < FLUSH_BELOW, torch.zeros_like(p), p)
 
 
 def leapfrog_step(p: torch.Tensor, p_old: torch.Tensor, temp1: torch.Tensor, temp2: torch.Tensor,
                   alpha: torch.Tensor, src_index: torch.Tensor, src_amp: torch.Tensor,
                   rec_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One time step of the scheme for all models and shots (subnormal results flushed to zero:
-    :func:`flush_subnormal`); returns (p⁺, receiver samples).
+    """One time step of the scheme for all models and shots (negligible results flushed to zero:
+    :func:`flush_negligible`); returns (p⁺, receiver samples).
 
     Args:
         p, p_old: [batch, shot, NZ, NX] fields at steps n and n−1.
@@ -218,7 +222,7 @@ def leapfrog_step(p: torch.Tensor, p_old: torch.Tensor, temp1: torch.Tensor, tem
             + pp[..., centre_rows, HALO - 1:NX + HALO - 1] + pp[..., centre_rows, HALO + 1:NX + HALO + 1])
     far = (pp[..., 0:NZ, centre_cols] + pp[..., 2 * HALO:NZ + 2 * HALO, centre_cols]
            + pp[..., centre_rows, 0:NX] + pp[..., centre_rows, 2 * HALO:NX + 2 * HALO])
-    p_new = flush_subnormal(temp1 * p - temp2 * p_old + alpha * (C2 * near + C3 * far))
+    p_new = flush_negligible(temp1 * p - temp2 * p_old + alpha * (C2 * near + C3 * far))
     flat = p_new.reshape(p.shape[0], -1).index_add(1, src_index, src_amp)
     return flat.view(p.shape), flat[:, rec_index]
 

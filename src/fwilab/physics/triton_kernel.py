@@ -16,7 +16,7 @@ This kernel, per time step and for every model of the batch:
   receiver cells straight into the seismic array [batch, shot, time, receiver].
 
 The operations are the reference's (:func:`~fwilab.physics.scheme.leapfrog_step`) in the same order,
-subnormal results flushed to zero as there;
+negligible results (|p| < FLUSH_BELOW) flushed to zero as there;
 the GPU compiler may contract a multiply and an add into one FMA, so results agree to float32
 rounding (tests: relative L2 below 1e-6 against the reference, in Triton's CPU interpreter).
 
@@ -39,10 +39,8 @@ import torch
 
 from .acquisition import Acquisition
 from . import scheme
-from .scheme import C1, C2, C3
+from .scheme import C1, C2, C3, FLUSH_BELOW
 
-#: float32's smallest normal number (scheme.flush_subnormal flushes results below it)
-FLT32_TINY = 1.1754943508222875e-38
 
 try:
     import triton
@@ -127,7 +125,7 @@ def _build_kernel():
             p0 = tl.load(pc, mask=inside, other=0.0)
             po = tl.load(pold_ptr + base + cell, mask=inside, other=0.0)
             p_new = temp1 * p0 - temp2 * po + alpha * (C2 * near + C3 * far)
-            # subnormal results are flushed to zero, as in the reference (scheme.flush_subnormal)
+            # negligible results are flushed to zero, as in the reference (scheme.flush_negligible)
             p_new = tl.where(tl.abs(p_new) < TINY, 0.0, p_new)
             amp = tl.load(beta_ptr + b * S + s) * w
             p_new = tl.where(on_src_row & (cols == tl.load(src_x_ptr + s)), p_new + amp, p_new)
@@ -139,7 +137,7 @@ def _build_kernel():
 
 def _constants(n_shots: int, block: tuple[int, int]) -> dict[str, Any]:
     """The kernel's compile-time constants: shots per model, the scheme's weights, the tile."""
-    return dict(S=int(n_shots), C1X2=2.0 * C1, C2=C2, C3=C3, TINY=FLT32_TINY, BZ=int(block[0]), BX=int(block[1]))
+    return dict(S=int(n_shots), C1X2=2.0 * C1, C2=C2, C3=C3, TINY=FLUSH_BELOW, BZ=int(block[0]), BX=int(block[1]))
 
 
 def compile_offline(arch: int = 90, block: tuple[int, int] = (BLOCK_Z, BLOCK_X), num_warps: int = NUM_WARPS,

@@ -28,6 +28,7 @@ The median over the training split is computed from the data (OpenFWI-like famil
 from __future__ import annotations
 
 from pathlib import Path
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -53,6 +54,8 @@ COLLAPSE_SHARE: float = 0.9
 #: onto the others (with top-2 of 3 no expert can pass COLLAPSE_SHARE of the selections, and a router
 #: that always picks the same pair is a collapse the first-choice test alone misses)
 STARVED_SHARE: float = 0.05
+#: validation samples the router's diagnostics are measured on (router_diagnostics)
+PROBE_SAMPLES: int = 32
 #: profiles at which the SPAMoE chapters' verdicts are honest: the smaller ones train SPAMoE and
 #: InversionNet on a few dozen samples for a few epochs, far from learning the task, so their
 #: comparisons, spectral statistics and routing say little about the paper's trained models
@@ -95,6 +98,52 @@ def rho_min_for(data: TensorDataset, bound_factor: float) -> tuple[float, float]
 # statistics during training
 # --------------------------------------------------------------------------------------------
 
+def router_diagnostics(model: SPAMoE, seismic: torch.Tensor, target: torch.Tensor) -> dict[str, np.ndarray]:
+    """Why the router routes as it does, on one probe batch (eval mode; gradients left as found).
+
+    Returns float64 arrays: ``gate_spread [E]`` — std of each expert's gate across the samples;
+    ``logit_spread [E]`` — std of its gate logit across the samples; ``logit_gap`` — std across experts of
+    the mean logits (the between-expert spread the biases set, against ``logit_spread``'s within-expert
+    one); ``attention_entropy`` — mean over samples of the attention's entropy over positions divided by
+    ``log(H·W)`` (1 uniform, 0 one-hot; NaN without attention); ``attention_peak`` — mean largest
+    attention weight; ``expert_grad [E]`` — L2 norm of the task loss's (L1) gradient on each expert's
+    parameters (0 for an expert no sample selected); ``router_grad`` — on the router's.
+    """
+    was_training = model.training
+    saved = [p.grad for p in model.parameters()]
+    model.eval()
+    try:
+        model.zero_grad(set_to_none=True)
+        device = next(model.parameters()).device
+        x, y = seismic.to(device), target.to(device)
+        latent = model.encode(x)
+        with torch.no_grad():
+            logits, attention = model.router.gate_parts(latent.float())
+        pred = model.mix_experts(latent)
+        l1(pred, y.to(pred.dtype)).backward()
+
+        def norm(module: torch.nn.Module) -> float:
+            g = [p.grad.detach().double().pow(2).sum() for p in module.parameters() if p.grad is not None]
+            return float(torch.stack(g).sum().sqrt()) if g else 0.0
+
+        gates = torch.softmax(logits.double(), dim=-1)
+        out = {"gate_spread": gates.std(0, unbiased=False), "logit_spread": logits.double().std(0, unbiased=False),
+               "logit_gap": logits.double().mean(0).std(unbiased=False)}
+        if attention is not None:
+            a = attention.double().clamp_min(1e-300)
+            out["attention_entropy"] = (-(a * a.log()).sum(-1) / math.log(a.shape[-1])).mean()
+            out["attention_peak"] = attention.double().max(-1).values.mean()
+        else:
+            out["attention_entropy"] = out["attention_peak"] = torch.tensor(float("nan"))
+        out["expert_grad"] = torch.tensor([norm(e) for e in model.experts])
+        out["router_grad"] = torch.tensor(norm(model.router))
+        return {k: np.asarray(v.detach().cpu().numpy(), dtype=np.float64) for k, v in out.items()}
+    finally:
+        for p, g in zip(model.parameters(), saved):
+            p.grad = g
+        model.train(was_training)
+
+
 class SPAMoEMonitor:
     """SPAMoE's released loss plus what the chapters measure while the shared fit loop trains.
 
@@ -112,13 +161,18 @@ class SPAMoEMonitor:
     checkpoint with the weights (:meth:`state_dict`), so a resumed run keeps exactly the epochs done.
     """
 
-    def __init__(self, model: SPAMoE):
+    def __init__(self, model: SPAMoE, probe: TensorDataset | None = None):
         self.model = model
         self.loss = SPAMoELoss(model)
         self.experts = tuple(model.config.experts)
         self._batches: list[torch.Tensor] = []
         self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.history: dict[int, dict[str, np.ndarray]] = {}
+        # the router's diagnostics (router_diagnostics) on a fixed probe batch, at initialisation (epoch 0)
+        # and after every epoch
+        self.probe = None if probe is None else tuple(t[:PROBE_SAMPLES] for t in probe.tensors)
+        if self.probe is not None and model.config.routing == "learned":
+            self.history[0] = {f"diag_{k}": v for k, v in router_diagnostics(model, *self.probe).items()}
 
     def with_parts(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         total, parts = self.loss.with_parts(pred, target)
@@ -156,6 +210,8 @@ class SPAMoEMonitor:
             # a copy: on the CPU .cpu().numpy() of a float32 parameter is a view of the live weights, and every
             # epoch would record the final value (the routing chapter's preference curves were flat lines)
             snap["preference"] = router.preference.detach().float().cpu().numpy().copy()
+        if self.probe is not None and self.model.config.routing == "learned":
+            snap.update({f"diag_{k}": v for k, v in router_diagnostics(self.model, *self.probe).items()})
         self.history[epoch] = snap
         self._batches, self._val = [], []
 
@@ -172,8 +228,15 @@ class SPAMoEMonitor:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Per-epoch statistics stacked over the recorded epochs (``monitor_epoch`` lists them)."""
-        epochs = sorted(self.history)
-        out: dict[str, np.ndarray] = {"monitor_epoch": np.asarray(epochs, dtype=np.int64)}
+        diag_epochs = sorted(ep for ep, snap in self.history.items() if any(k.startswith("diag_") for k in snap))
+        out: dict[str, np.ndarray] = {}
+        if diag_epochs:   # epoch 0 (initialisation) included
+            out["diag_epoch"] = np.asarray(diag_epochs, dtype=np.int64)
+            for key in self.history[diag_epochs[0]]:
+                if key.startswith("diag_"):
+                    out[key] = np.stack([self.history[ep][key] for ep in diag_epochs])
+        epochs = sorted(ep for ep in self.history if ep > 0)
+        out["monitor_epoch"] = np.asarray(epochs, dtype=np.int64)
         if not epochs:
             return out
         batch = [self.history[ep]["batch"] for ep in epochs]
@@ -245,7 +308,7 @@ def train_spamoe(model_config: SPAMoEConfig, fit_config: FitConfig, train: Tenso
     routing."""
     torch.manual_seed(fit_config.seed)
     model = SPAMoE(model_config)
-    monitor = SPAMoEMonitor(model)
+    monitor = SPAMoEMonitor(model, probe=val)
     # the best epoch by validation L1, as InversionNet's (its loss is L1): SPAMoE's val_loss also holds
     # the variant's own auxiliary terms, which would select each ablation by a different criterion
     fit_config = fit_config.replace(checkpoint_dir=str(checkpoint_dir), select_by="val_l1")

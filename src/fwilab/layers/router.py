@@ -21,6 +21,18 @@ feature maps ``x: [batch, C, H, W]`` and ``E`` experts:
    The released code names the alternative in a comment, a uniform target ``1/E``:
    ``α · MSE(mean_batch gates, 1/E)`` (``load_balance_uniform``), which does push toward balance.
 
+Why the released router collapses (measured at initialisation on OpenFWI-scale latent maps; the routing
+chapter records it over training): the attention reads the *unnormalised* magnitude spectrum, whose DC
+bin is ~180× the median bin, so the scores ``q·k/√C`` reach ~1e6 and the softmax over positions is one-hot
+(almost no gradient passes it); the gate logits then vary across samples far less than their biases
+differ between experts, so every sample picks the same experts; and after top-k renormalisation the task
+loss sees only the difference of the selected logits, so an unselected expert gets no task gradient and is
+never promoted. Behind the second: the attention-weighted map is averaged over the H·W positions, so the
+pooled feature is ~1/(H·W) of ``v`` (the attention sums to one) and the gate's bias outweighs it.
+``gate_mode="repaired"`` is the minimal repair offered as a labelled variant: the gates read
+``log1p(|F|)``, which keeps the spectrum's shape and brings the scores to order one, and pool by the
+attention (the sum over positions of the attention-weighted map: an attention-weighted mean of ``v``).
+
 Options for the ablations (``routing``, ``bands``, ``band_mixing``, ``freq_attention``) follow the
 released runner (``exp/run_afreqmoe_pipeline.py``), with one deliberate difference: the released
 "full band" ablation only *approximates* "no decomposition" (band mixing off and s = 0.1, so each
@@ -70,6 +82,8 @@ LOAD_BALANCE_WEIGHT: float = 0.1
 
 ROUTING_MODES: tuple[str, ...] = ("learned", "uniform", "random")
 BAND_MODES: tuple[str, ...] = ("soft", "hard", "none")
+#: how the gates read the spectrum: as released, or repaired (see the module docstring)
+GATE_MODES: tuple[str, ...] = ("released", "repaired")
 
 
 @dataclass
@@ -157,6 +171,7 @@ class SpectralAttentionRouter(nn.Module):
         bands: ``"soft" | "hard" | "none"`` (``"none"``: every expert sees the whole input).
         band_mixing: mix bands by preference (released) or give expert e band e directly.
         freq_attention: refine the magnitude spectrum with attention before the gate (released).
+        gate_mode: ``"released"`` or ``"repaired"`` (the gates read ``log1p|F|`` and pool by the attention).
         band_sharpness: ``s`` of the soft masks (20).
         affinity_sharpness: ``λ`` of the band mixing (10).
         load_balance_weight: ``α`` (0.1).
@@ -168,7 +183,8 @@ class SpectralAttentionRouter(nn.Module):
     def __init__(self, channels: int, n_experts: int, top_k: int = 2, *, routing: str = "learned",
                  bands: str = "soft", band_mixing: bool = True, freq_attention: bool = True,
                  band_sharpness: float = BAND_SHARPNESS, affinity_sharpness: float = AFFINITY_SHARPNESS,
-                 load_balance_weight: float = LOAD_BALANCE_WEIGHT, radius_convention: str = "released"):
+                 load_balance_weight: float = LOAD_BALANCE_WEIGHT, radius_convention: str = "released",
+                 gate_mode: str = "released"):
         super().__init__()
         if int(channels) < 1 or int(n_experts) < 1:
             raise ValueError(f"channels and n_experts must be ≥ 1, got {channels}, {n_experts}")
@@ -178,6 +194,8 @@ class SpectralAttentionRouter(nn.Module):
             raise ValueError(f"unknown routing {routing!r}: choose one of {ROUTING_MODES}")
         if bands not in BAND_MODES:
             raise ValueError(f"unknown bands {bands!r}: choose one of {BAND_MODES}")
+        if gate_mode not in GATE_MODES:
+            raise ValueError(f"unknown gate mode {gate_mode!r}: choose one of {GATE_MODES}")
         if radius_convention not in RADIUS_CONVENTIONS:
             raise ValueError(f"unknown radius convention {radius_convention!r}: choose one of {RADIUS_CONVENTIONS}")
         for name, value in (("band_sharpness", band_sharpness), ("affinity_sharpness", affinity_sharpness),
@@ -187,6 +205,7 @@ class SpectralAttentionRouter(nn.Module):
         self.channels, self.n_experts, self.top_k = int(channels), int(n_experts), int(top_k)
         self.routing, self.bands, self.band_mixing = routing, bands, bool(band_mixing)
         self.freq_attention = bool(freq_attention)
+        self.gate_mode = gate_mode
         self.band_sharpness, self.affinity_sharpness = float(band_sharpness), float(affinity_sharpness)
         self.load_balance_weight = float(load_balance_weight)
         self.radius_convention = radius_convention
@@ -198,18 +217,28 @@ class SpectralAttentionRouter(nn.Module):
         self.preference = nn.Parameter(band_centres(self.n_experts).clone())
 
     # -- pieces ---------------------------------------------------------------------------------
-    def gates(self, x: torch.Tensor) -> torch.Tensor:
-        """Learned softmax gates ``[B, E]`` from the attention-refined magnitude spectrum."""
+    def gate_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(logits [B, E], attention [B, H·W] or None)``: the gate logits before the softmax and the
+        attention over positions (None without ``freq_attention``)."""
         amplitude = centred_spectrum(x).abs()                               # [B, C, H, W]
+        repaired = self.gate_mode == "repaired"
+        if repaired:
+            amplitude = torch.log1p(amplitude)
+        attention = None
         if self.freq_attention:
             b, c, h, w = amplitude.shape
             q, k, v = self.qkv(amplitude).chunk(3, dim=1)
             scores = (q * k).sum(dim=1).reshape(b, h * w) / math.sqrt(c)
-            attention = torch.softmax(scores, dim=-1).reshape(b, 1, h, w)   # over positions
-            refined = self.attention_out(attention * v)
+            attention = torch.softmax(scores, dim=-1)                       # over positions
+            refined = self.attention_out(attention.reshape(b, 1, h, w) * v)
+            pooled = refined.sum(dim=(-2, -1)) if repaired else refined.mean(dim=(-2, -1))
         else:
-            refined = amplitude
-        return torch.softmax(self.gate(refined.mean(dim=(-2, -1))), dim=-1)
+            pooled = amplitude.mean(dim=(-2, -1))
+        return self.gate(pooled), attention
+
+    def gates(self, x: torch.Tensor) -> torch.Tensor:
+        """Learned softmax gates ``[B, E]`` from the attention-refined magnitude spectrum."""
+        return torch.softmax(self.gate_parts(x)[0], dim=-1)
 
     def band_masks(self, height: int, width: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
         """Radial band masks ``[E, H, W]`` (soft or hard; ``bands="none"`` has none)."""
@@ -267,6 +296,7 @@ class SpectralAttentionRouter(nn.Module):
 __all__ = [
     "AFFINITY_SHARPNESS",
     "BAND_MODES",
+    "GATE_MODES",
     "LOAD_BALANCE_WEIGHT",
     "ROUTING_MODES",
     "Routing",

@@ -60,7 +60,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fwilab.layers.operators import EXPERT_KINDS, MNO_SCALES, build_expert
-from fwilab.layers.router import BAND_MODES, ROUTING_MODES, SpectralAttentionRouter
+from fwilab.layers.router import BAND_MODES, GATE_MODES, ROUTING_MODES, SpectralAttentionRouter
 from fwilab.layers.spectral import (
     HIGH_BAND,
     LOW_BAND,
@@ -95,7 +95,7 @@ class SPAMoEConfig:
 
     Router: ``top_k``, ``routing`` (learned | uniform | random), ``bands`` (soft | hard | none),
     ``band_mixing``, ``freq_attention``, ``band_sharpness`` (20), ``affinity_sharpness`` (10),
-    ``radius_convention``.
+    ``radius_convention``, ``gate_mode`` (released | repaired: log-magnitude gates pooled by the attention).
 
     Auxiliary terms: ``load_balance`` (released: the selection-target term added detached |
     gradient: the same with its gradient | uniform: target 1/E with its gradient | off),
@@ -129,6 +129,7 @@ class SPAMoEConfig:
     band_sharpness: float = 20.0
     affinity_sharpness: float = 10.0
     radius_convention: str = "released"
+    gate_mode: str = "released"
     load_balance: str = "released"
     load_balance_weight: float = 0.1
     bound: str = "off"
@@ -156,6 +157,7 @@ class SPAMoEConfig:
         if not 1 <= self.top_k <= len(self.experts):
             raise ValueError(f"top_k ({self.top_k}) must be between 1 and the number of experts ({len(self.experts)})")
         choices = (("routing", ROUTING_MODES), ("bands", BAND_MODES), ("load_balance", LOAD_BALANCE_MODES),
+                   ("gate_mode", GATE_MODES),
                    ("bound", BOUND_MODES), ("radius_convention", RADIUS_CONVENTIONS),
                    ("output_activation", OUTPUT_ACTIVATIONS))
         for name, allowed in choices:
@@ -246,7 +248,8 @@ class SPAMoE(nn.Module):
             config.latent_channels, config.n_experts, config.top_k, routing=config.routing, bands=config.bands,
             band_mixing=config.band_mixing, freq_attention=config.freq_attention,
             band_sharpness=config.band_sharpness, affinity_sharpness=config.affinity_sharpness,
-            load_balance_weight=config.load_balance_weight, radius_convention=config.radius_convention)
+            load_balance_weight=config.load_balance_weight, radius_convention=config.radius_convention,
+            gate_mode=config.gate_mode)
         depth = {"fno": config.fno_layers, "mno": config.mno_layers, "lno": config.lno_layers}
         self.experts = nn.ModuleList(
             build_expert(kind, config.latent_channels, 1, config.expert_width, config.n_modes, grid,

@@ -23,8 +23,8 @@ Cost (SPAMoE's ``cpu`` model ≈ 0.11 s per training sample on 2 quiet cores, si
   ≈ 15 min, plus the shared 400/50/100 datasets if not cached yet (≈ 5 min for three families).
 * ``full``: 5 families × 3 seeds, released model sizes (35.4 M parameters; 68.3 GFLOP per forward pass by
   ``fwilab.metrics.count_flops``, which counts matrix products and convolutions only, so ≈ 205 per
-  training sample at 3× the forward — the FNO/MNO/LNO experts' FFTs are not in it, and a count that
-  includes them comes to ≈ 290), 1500 samples × 8 epochs per run; at an assumed ≈ 300 samples/s on one H100 (bf16) a run
+  training sample at 3× the forward; the experts' FFTs are not in it, which may be what a count of ≈ 290
+  adds — not checked here), 1500 samples × 8 epochs per run; at an assumed ≈ 300 samples/s on one H100 (bf16) a run
   takes ≈ 45 s, 42 SPAMoE-type runs ≈ 32 min, InversionNet (width 1) ≈ 1 min; every piece far
   under 8 minutes. (Not measured: no GPU was available when this was written.)
 

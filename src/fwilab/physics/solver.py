@@ -143,8 +143,9 @@ if numba is not None:
         lo = active[old, b, s, i, 0]
         hi = active[old, b, s, i, 1]
         for k in range(max(0, i - 2), min(nz, i + 3)):
-            lo = min(lo, active[cur, b, s, k, 0] - 2)
-            hi = max(hi, active[cur, b, s, k, 1] + 2)
+            if active[cur, b, s, k, 0] <= active[cur, b, s, k, 1]:   # an empty row reaches nothing
+                lo = min(lo, active[cur, b, s, k, 0] - 2)
+                hi = max(hi, active[cur, b, s, k, 1] + 2)
         return max(0, lo), min(nx - 1, hi)
 
     @numba.njit(inline="always", cache=True, fastmath=False)

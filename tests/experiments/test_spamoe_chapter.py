@@ -173,6 +173,10 @@ def test_a_spamoe_run_stopped_after_a_checkpoint_keeps_that_epochs_routing(tmp_p
     np.testing.assert_array_equal(resumed["monitor_epoch"], [1, 2])
     for key in ("trace", "trace_epoch", "epoch_gates", "epoch_top", "epoch_band_mixing"):
         np.testing.assert_allclose(resumed[key], whole[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    # the router's diagnostics too, initialisation (epoch 0) included
+    np.testing.assert_array_equal(resumed["diag_epoch"], [0, 1, 2])
+    for key in ("diag_gate_spread", "diag_expert_grad", "diag_attention_entropy"):
+        np.testing.assert_allclose(resumed[key], whole[key], rtol=1e-4, atol=1e-7, err_msg=key)
 
 
 # ------------------------------------------------------------------------------------------ claim rules

@@ -101,7 +101,7 @@ def rho_min_for(data: TensorDataset, bound_factor: float) -> tuple[float, float]
 def router_diagnostics(model: SPAMoE, seismic: torch.Tensor, target: torch.Tensor) -> dict[str, np.ndarray]:
     """Why the router routes as it does, on one probe batch (eval mode; gradients left as found).
 
-    Returns float64 arrays: ``gate_spread [E]`` — std of each expert's gate across the samples;
+    Returns float64 arrays (scalars as shape ``[1]``): ``gate_spread [E]`` — std of each expert's gate across the samples;
     ``logit_spread [E]`` — std of its gate logit across the samples; ``logit_gap`` — std across experts of
     the mean logits (the between-expert spread the biases set, against ``logit_spread``'s within-expert
     one); ``attention_entropy`` — mean over samples of the attention's entropy over positions divided by
@@ -123,7 +123,8 @@ def router_diagnostics(model: SPAMoE, seismic: torch.Tensor, target: torch.Tenso
         l1(pred, y.to(pred.dtype)).backward()
 
         def norm(module: torch.nn.Module) -> float:
-            g = [p.grad.detach().double().pow(2).sum() for p in module.parameters() if p.grad is not None]
+            # |g|²: the FNO experts' spectral weights are complex
+            g = [p.grad.detach().abs().double().pow(2).sum() for p in module.parameters() if p.grad is not None]
             return float(torch.stack(g).sum().sqrt()) if g else 0.0
 
         gates = torch.softmax(logits.double(), dim=-1)
@@ -137,7 +138,8 @@ def router_diagnostics(model: SPAMoE, seismic: torch.Tensor, target: torch.Tenso
             out["attention_entropy"] = out["attention_peak"] = torch.tensor(float("nan"))
         out["expert_grad"] = torch.tensor([norm(e) for e in model.experts])
         out["router_grad"] = torch.tensor(norm(model.router))
-        return {k: np.asarray(v.detach().cpu().numpy(), dtype=np.float64) for k, v in out.items()}
+        # at least 1-d: a checkpoint stores each as a tensor and returns a scalar as shape (1,)
+        return {k: np.atleast_1d(np.asarray(v.detach().cpu().numpy(), dtype=np.float64)) for k, v in out.items()}
     finally:
         for p, g in zip(model.parameters(), saved):
             p.grad = g

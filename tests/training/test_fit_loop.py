@@ -367,7 +367,10 @@ def test_compiled_training_agrees_with_eager():
     In train mode inductor decomposes BatchNorm's backward into primitives: measured up to 2e-2 relative
     gradient error (typically 5e-3) against eager's 3e-5 — orders of magnitude more, still far below a
     32-sample minibatch's sampling noise — and bounded here, so that a regression shows. A short fit
-    with the same seed follows eager's curve, BatchNorm buffers and the eager validation included."""
+    with the same seed follows eager's loss curve, the eager validation after BatchNorm re-estimation
+    included. (The weights themselves are not compared: Adam scales the rounding-level gradients of
+    parameters that barely matter, such as a conv bias before BatchNorm, to full-size steps, so two runs
+    that differ only in summation order part ways there, eager against eager at another thread count too.)"""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(24, 5, 100, 70, generator=g)
     y = torch.rand(24, 1, 70, 70, generator=g) * 2 - 1
@@ -382,11 +385,7 @@ def test_compiled_training_agrees_with_eager():
         model = _tiny_inversionnet()
         cfg = FitConfig(epochs=2, batch_size=8, lr=1e-3, compile=compile_model, channels_last=True,
                         bn_recalibration_batches=2, **QUIET)
-        r = fit(model, data, data, l1_plus_l2, cfg)
-        runs.append((r.curves, model.state_dict()))
-    (eager_curves, eager_state), (comp_curves, comp_state) = runs
+        runs.append(fit(model, data, data, l1_plus_l2, cfg).curves)
+    eager_curves, comp_curves = runs
     for key in ("train_loss", "val_loss"):
         assert comp_curves[key] == pytest.approx(eager_curves[key], rel=1e-2), key
-    for name, value in eager_state.items():
-        if value.is_floating_point():
-            assert torch.allclose(comp_state[name], value, rtol=2e-2, atol=2e-3), name

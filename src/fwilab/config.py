@@ -32,7 +32,7 @@ EXECUTION_FIELDS: frozenset[str] = frozenset({"device", "recompute", "results_di
 #: Optional fields left out of the config hash while they hold this default, so that adding one kept
 #: the hash of every artifact and piece made before it (``openfwi_dir``: None = generated data).
 HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {"openfwi_dir": None, "maps": "generated", "decimate": 1,
-                                         "compile": False}
+                                         "compile": False, "calibration_families": None}
 
 
 def check_profile(profile: str) -> str:

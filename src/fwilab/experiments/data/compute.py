@@ -10,7 +10,7 @@ import torch
 from ...benchmarks import forward_benchmark, forward_rows
 from ...data.families import generate_velocity
 from ...data.normalize import DATA_RANGE
-from ...data.real import CALIBRATION_FAMILIES, load_real_velocity
+from ...data.real import load_real_velocity
 from ...data.stats import compare_statistics, velocity_statistics
 from ...physics import forward_model
 from ...physics.acquisition import Acquisition
@@ -34,7 +34,7 @@ def _simulate(v: np.ndarray, acq: Acquisition, device: torch.device, batch: int 
 def _amplitudes(config: DataConfig, device: torch.device) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     acq = config.acquisition
     rows, gallery_v, gallery_s = [], [], []
-    sources = [("real", f, load_real_velocity(f, config.n_real)) for f in CALIBRATION_FAMILIES]
+    sources = [("real", f, load_real_velocity(f, config.n_real)) for f in config.compared_families]
     sources += [("generated", f, generate_velocity(f, max(config.n_generated, 1), seed=config.seed))
                 for f in config.families]
     for origin, fam, v in sources:
@@ -54,7 +54,7 @@ def _amplitudes(config: DataConfig, device: torch.device) -> tuple[list[dict[str
 
 def _statistics(config: DataConfig) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     out, arrays = {}, {}
-    for fam in CALIBRATION_FAMILIES:
+    for fam in config.compared_families:
         real = load_real_velocity(fam, CALIBRATION_MAPS)
         gen = generate_velocity(fam, config.n_stats, seed=config.seed)
         s_real, s_gen = velocity_statistics(real), velocity_statistics(gen)

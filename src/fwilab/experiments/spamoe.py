@@ -27,8 +27,8 @@ The median over the training split is computed from the data (OpenFWI-like famil
 
 from __future__ import annotations
 
-from pathlib import Path
 import math
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np

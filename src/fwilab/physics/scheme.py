@@ -190,10 +190,10 @@ def flush_negligible(p: torch.Tensor) -> torch.Tensor:
     numerical precursor that decays by ~60× per cell, and in the absorbing pad the damped field decays
     likewise. Unflushed, most cells pass through values near float32's smallest normal number (1.2e-38),
     where x86 arithmetic on the subnormal products is ~100× slower, and the precursor keeps every cell of
-    the grid nonzero. Below 1e-20 a value is 10¹³ under the float32 resolution of the records (peaks
+    the grid nonzero. Below 1e-20 a value is more than 10¹³ under the float32 resolution of the records (peaks
     ~1–50 per unit source), so flushing it changes the records by float32 rounding only (tested against
-    the unflushed float64 scheme); it keeps the work per cell constant and leaves exact zeros ahead of the
-    front, which the CPU kernel skips (:func:`fwilab.physics.solver._propagate_numba`).
+    the unflushed float64 scheme); it keeps subnormal products out of the arithmetic and leaves exact zeros
+    ahead of the front, which the CPU kernel skips (:func:`fwilab.physics.solver._propagate_numba`).
     """
     return torch.where(p.abs() < FLUSH_BELOW, torch.zeros_like(p), p)
 

@@ -241,8 +241,9 @@ def gradient_benchmark(batch_sizes: tuple[int, ...] = (1, 4), device: str = "aut
     Paths: ``adjoint`` (CPU: numba kernel and its hand-written adjoint) and ``reference`` (autograd
     through the per-step loop) — on CUDA the reference only. ``nt`` as in :func:`forward_benchmark`
     (the reference tape at the full nt would not fit a small machine's memory); seconds are scaled to the
-    full ``acquisition.nt`` (the adjoint path's over the full record: see ``nt_timed_by_path``). Also records the relative difference of the two gradients at the smallest
-    batch (``adjoint_vs_reference_rel_l2``).
+    full ``acquisition.nt`` (the adjoint path's over the full record: see ``nt_timed_by_path``). Also
+    records the relative difference of the two gradients at the smallest batch
+    (``adjoint_vs_reference_rel_l2``).
     """
     dev = resolve_device(device)
     if repeats < 1 or not batch_sizes or any(int(b) < 1 for b in batch_sizes):
@@ -271,10 +272,11 @@ def gradient_benchmark(batch_sizes: tuple[int, ...] = (1, 4), device: str = "aut
         report["adjoint_vs_reference_rel_l2"] = float((grads["adjoint"] - ref).norm() / ref.norm().clamp_min(1e-30))
     # the adjoint path's forward skips the cells ahead of the wavefront (its work per step grows with
     # time): it is timed over the whole record, and its memory (one stored wavefield, ~2 GB a model) allows it
-    report["nt_timed_by_path"] = {p: (acquisition.nt if p == "adjoint" else nt_timed) for p in paths}
+    report["nt_timed_by_path"] = {}
     for path in paths:
         report["paths"][path] = {}
         survey = acquisition if path == "adjoint" else acq
+        report["nt_timed_by_path"][path] = survey.nt
         for b in batch_sizes:
             v = layered_velocity(int(b), acq.nz, acq.nx, seed=seed + int(b)).to(dev)
             seconds, _ = _best_time(lambda: gradient(v, path, survey), repeats, dev)

@@ -101,8 +101,8 @@ def rho_min_for(data: TensorDataset, bound_factor: float) -> tuple[float, float]
 def router_diagnostics(model: SPAMoE, seismic: torch.Tensor, target: torch.Tensor) -> dict[str, np.ndarray]:
     """Why the router routes as it does, on one probe batch (eval mode; gradients left as found).
 
-    Returns float64 arrays (scalars as shape ``[1]``): ``gate_spread [E]`` — std of each expert's gate across the samples;
-    ``logit_spread [E]`` — std of its gate logit across the samples; ``logit_gap`` — std across experts of
+    Returns float64 arrays (scalars as shape ``[1]``): ``gate_spread [E]`` — std of each expert's gate
+    across the samples; ``logit_spread [E]`` — std of its gate logit across the samples; ``logit_gap`` — std across experts of
     the mean logits (the between-expert spread the biases set, against ``logit_spread``'s within-expert
     one); ``attention_entropy`` — mean over samples of the attention's entropy over positions divided by
     ``log(H·W)`` (1 uniform, 0 one-hot; NaN without attention); ``attention_peak`` — mean largest

@@ -58,9 +58,9 @@ from torch import nn
 
 from .acquisition import OPENFWI, Acquisition
 from .scheme import (  # noqa: F401  (re-exported: the solver's API)
-    C1, C2, C3, DAMPING_LOG_R, FLOAT_DTYPES, HALO, SLOWEST_PLAUSIBLE_MAX, _flat_indices, _padded_geometry,
-                     _source_scaling, alpha_beta, damping_kappa0, damping_profile, damping_shape, FLUSH_BELOW, flush_negligible,
-                     leapfrog_step, pad_velocity, scheme_coefficients, validate_velocity)
+    C1, C2, C3, DAMPING_LOG_R, FLOAT_DTYPES, FLUSH_BELOW, HALO, SLOWEST_PLAUSIBLE_MAX, _flat_indices,
+    _padded_geometry, _source_scaling, alpha_beta, damping_kappa0, damping_profile, damping_shape, flush_negligible,
+    leapfrog_step, pad_velocity, scheme_coefficients, validate_velocity)
 
 try:  # numba is a core dependency; the guard only keeps the reference path importable without it
     import numba

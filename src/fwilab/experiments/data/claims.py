@@ -43,8 +43,9 @@ def judge_claims(config: DataConfig, metrics: dict[str, Any]) -> list[Claim]:
     failed = {fam: failed_tolerances(s["distances"]) for fam, s in st.items()}
     claims.append(Claim(
         id="data.generated-like-real", paper="fwilab",
-        statement="Our generated " + " / ".join(family(f).openfwi_name.replace("_", "-") for f in st) + " maps match the real OpenFWI maps' "
-                  "statistics (layer counts, velocity histogram, vertical and lateral gradients, monotonicity).",
+        statement="Our generated " + " / ".join(family(f).openfwi_name.replace("_", "-") for f in st)
+                  + " maps match the real OpenFWI maps' statistics (layer counts, velocity histogram, vertical "
+                  "and lateral gradients, monotonicity).",
         theirs="real OpenFWI test maps (500 per family, shipped)",
         ours="; ".join(f"{fam}: layer-count TV {s['distances']['layer_count_tv']:.3f}, histogram TV "
                        f"{s['distances']['histogram_tv']:.3f}, gradient W1 {s['distances']['gradient_w1']:.2f}, "

@@ -12,12 +12,12 @@ Where things are (every chapter package has the same four files):
 
 * :mod:`.config`: :class:`BaselinesConfig` with its presets (and the fields a kind of piece ignores);
 * :mod:`.compute`: the pieces (InversionNet, VelocityGAN, classic FWI, costs), ``run`` and
-  :func:`reference_inversionnet`, through which other chapters reuse the reference networks;
+  :func:`reference_inversionnet` and :func:`reference_fwi`, through which other chapters reuse the reference networks;
 * :mod:`.claims`: OpenFWI's and InvLINT's published numbers, the trained-regime check and
   :func:`judge_claims`.
 """
 
 from .claims import (INVLINT_FWI, OPENFWI_INVERSIONNET_L1, OPENFWI_VELOCITYGAN_L1, judge_claims, regime,
                      scale_setting, summary)
-from .compute import _inversionnet, _velocitygan, checkpoint_root, classic_fwi, reference_inversionnet, run
+from .compute import _inversionnet, _velocitygan, checkpoint_root, classic_fwi, reference_fwi, reference_inversionnet, run
 from .config import A_FAMILIES, CHAPTER, CONFIG, FWI_FIELDS, TRAINING_FIELDS, BaselinesConfig

@@ -169,3 +169,17 @@ def reference_inversionnet(family: str, seed: int, *, profile: str = "cpu", resu
         splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
     return run_piece(config, f"inversionnet-{fam}-s{seed}", lambda: _inversionnet(config, splits, seed),
                      unrelated=FWI_FIELDS | {"gan_epochs"})
+
+
+def reference_fwi(family: str, *, profile: str = "cpu", results_dir: str = "results", device: str = "auto",
+                  progress: bool = True, splits=None) -> tuple[dict, dict]:
+    """The baselines chapter's classic-FWI piece of ``family`` at ``profile`` (loaded where it exists, else
+    run and saved there), so a chapter compares its networks with the same inversions on the same test maps.
+
+    Returns the piece's ``(metrics, arrays)`` (see :func:`classic_fwi`).
+    """
+    config = BaselinesConfig.preset(profile, results_dir=str(results_dir), device=device, progress=progress)
+    fam = check_family(family)
+    if splits is None:
+        splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
+    return run_piece(config, f"fwi-{fam}", lambda: _classic_fwi(config, splits), unrelated=TRAINING_FIELDS)

@@ -16,12 +16,14 @@ from ...layers.integral import DECODER_KERNELS, ENCODER_KERNELS, SeismicIntegral
 from ...metrics import VELOCITY_SCALE, count_flops, count_parameters, cpu_latency
 from ...models.inversionnet import InversionNet, scaled_dims
 from ...models.invlint import DECODERS, InvLINT, fit_linear_map, linearity_report, singular_values
+from ...progress import bar as progress_bar
 from ...results import Artifact, run_piece
 from ...training.losses import l1
 from ...training.runs import train_and_evaluate
 from ..baselines import checkpoint_root, classic_fwi
 from .claims import judge_claims
-from .config import ALPHAS, CHAPTER, CONTROL_ALPHAS, ESSENTIAL_THRESHOLD, SV_TOP, LinearityConfig, parse_variant
+from .config import ALPHAS, CHAPTER, CONTROL_ALPHAS, ISO_GRID, SV_TOP, LinearityConfig, parse_variant
+from .curves import CONTROL_COUNTS, X_KERNEL, GramCurve, PrimalRidge, curve_row, public, ridge_for
 
 # =================================================================================================
 # Ridge regression for many α, and the scores of a fit
@@ -100,6 +102,18 @@ class RidgePath:
     def basis(self, cross: torch.Tensor) -> torch.Tensor:
         """Project a cross-Gram matrix [n_new, n] onto the eigenvectors: ``cross Q``."""
         return cross.to(self.Q) @ self.Q
+
+    def weight(self, targets, alpha: float) -> torch.Tensor:
+        """The map A [M, D] at ``alpha``: ``(Ucᵀ Q (Λ + α)⁻¹ Qᵀ (Y − ȳ))ᵀ`` (needs the features)."""
+        if self.features is None:
+            raise ValueError("this RidgePath was built from a Gram matrix: it holds no features to form A from")
+        R, _ = targets
+        return (self.features.T @ (self.Q @ (R / (self.lam + alpha)[:, None]))).T
+
+    def project(self, U_new: torch.Tensor) -> torch.Tensor:
+        """New features of the training kind projected for :meth:`predict`: ``basis(cross(U'))``
+        (the interface :class:`~.curves.PrimalRidge` shares)."""
+        return self.basis(self.cross(U_new))
 
     def targets(self, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(Qᵀ (Y − ȳ), ȳ)`` for training targets ``Y [n, M]``."""
@@ -194,11 +208,12 @@ def _velocity_pixels(splits: FamilySplits, device) -> dict[str, torch.Tensor]:
     return {p: getattr(splits, p).tensors[1].flatten(1).to(device, torch.float64) for p in PARTS}
 
 
-def _fit_on(path: RidgePath, cross: dict[str, torch.Tensor], Y: dict[str, torch.Tensor],
-            alphas: Sequence[float]) -> dict[str, Any]:
-    """α chosen on validation; test scores at that α and at the paper's α = 1; test predictions."""
+def _fit_on(U: dict[str, torch.Tensor], Y: dict[str, torch.Tensor], alphas: Sequence[float]) -> dict[str, Any]:
+    """Ridge on all training samples (:func:`~.curves.ridge_for`), α chosen on validation; test scores at that
+    α and at the paper's α = 1; validation and test predictions."""
+    path = ridge_for(U["train"])
     tg = path.targets(Y["train"])
-    b_val, b_test = path.basis(cross["val"]), path.basis(cross["test"])
+    b_val, b_test = path.project(U["val"]), path.project(U["test"])
     alpha, val_mse = path.select(b_val, tg, Y["val"], alphas)
     pred = {"val": path.predict(b_val, tg, alpha), "test": path.predict(b_test, tg, alpha)}
     return {"alpha": alpha, "val_mse": val_mse, "test": scores(pred["test"], Y["test"]),
@@ -216,15 +231,15 @@ def readout_mae(Y_train: torch.Tensor, pixels: dict[str, torch.Tensor], Y_hat: d
     ``Y_hat['val']``; scored on ``Y_hat['test']``. A linear decoder, so a lower bound on what the
     trained (nonlinear) decoder can add.
     """
-    path = RidgePath.from_features(Y_train)
+    path = ridge_for(Y_train)
     tg = path.targets(pixels["train"])
-    b_val, b_test = path.basis(path.cross(Y_hat["val"])), path.basis(path.cross(Y_hat["test"]))
+    b_val, b_test = path.project(Y_hat["val"]), path.project(Y_hat["test"])
     alpha, _ = path.select(b_val, tg, pixels["val"], alphas)
     return float((path.predict(b_test, tg, alpha) - pixels["test"]).abs().mean()) * VELOCITY_SCALE
 
 
-def _ridge_variant(path: RidgePath, cross, Y, pixels) -> dict[str, Any]:
-    fit = _fit_on(path, cross, Y, ALPHAS)
+def _ridge_variant(U, Y, pixels) -> dict[str, Any]:
+    fit = _fit_on(U, Y, ALPHAS)
     out = {"alpha": fit["alpha"], "test": fit["test"], "test_alpha1": fit["test_alpha1"]}
     if pixels is not None:
         out["readout_mae_ms"] = readout_mae(Y["train"], pixels, fit["pred"])
@@ -236,131 +251,170 @@ def _ridge_variant(path: RidgePath, cross, Y, pixels) -> dict[str, Any]:
 
 
 def _transforms(config: LinearityConfig, n_sine: int | None = None, n_gauss: int | None = None,
-                encoder_kernel: str = "sin", decoder_kernel: str = "gaussian", device="cpu"):
-    acq = config.acquisition
+                encoder_kernel: str = "sin", decoder_kernel: str = "gaussian", grid: tuple[int, int] | None = None,
+                device="cpu"):
+    acq = config.transform_acquisition
     enc = SeismicIntegralTransform.from_acquisition(acq, n_sine or config.n_sine, encoder_kernel).to(device)
-    dec = VelocityIntegralTransform.from_acquisition(acq, n_gauss or config.n_gauss, decoder_kernel).to(device)
+    dec = VelocityIntegralTransform((acq.nz, acq.nx), n_gauss or config.n_gauss, decoder_kernel, grid=grid).to(device)
     return enc, dec
 
 
-def _linearity(config: LinearityConfig, splits: FamilySplits) -> tuple[dict, dict]:
+def _features(splits: FamilySplits, fns, device) -> list[dict[str, torch.Tensor]]:
+    """``[{part: fn(seismic, velocity) over the part}]``, one dict per function (float64)."""
+    parts = _parts(splits, fns, device)
+    return [{p: parts[p][i] for p in PARTS} for i in range(len(fns))]
+
+
+def rotation_check(traces: dict[str, torch.Tensor], U: dict[str, torch.Tensor], Y: dict[str, torch.Tensor],
+                   alpha: float, P: int) -> dict[str, float]:
+    """Ridge on the sine features equals ridge on the receiver-averaged traces with a rescaled penalty.
+
+    With ``N = nt − 2 = P − 1`` sines per shot, ``U = S ū`` where S is the DST-I matrix on the interior
+    samples (``S Sᵀ = (P/2)·I``; every sine vanishes at the two end samples): a rotation of the time axis
+    scaled by ``√(P/2)``. Ridge is invariant under rotations, so ridge on U at α predicts as ridge on the
+    interior samples of ``ū`` at ``α·2/P``. Returns both test predictions' largest difference, beside the
+    largest prediction.
+    """
+    T = {p: t[:, :, 1:P].flatten(1) for p, t in traces.items()}
+    out = {}
+    for key, feats, a in (("sines", U, alpha), ("traces", T, alpha * 2.0 / P)):
+        path = PrimalRidge(feats["train"]) if feats["train"].shape[0] > feats["train"].shape[1] \
+            else ridge_for(feats["train"])
+        out[key] = path.predict(path.project(feats["test"]), path.targets(Y["train"]), a)
+    return {"alpha": float(alpha), "alpha_traces": float(alpha * 2.0 / P),
+            "max_abs_diff": float((out["sines"] - out["traces"]).abs().max()),
+            "max_abs_pred": float(out["sines"].abs().max())}
+
+
+def _curves(config: LinearityConfig, splits: FamilySplits) -> tuple[dict, dict]:
+    """Learning curves (train / test R², skill, α) of the sine transform, the raw-record control, random
+    time kernels against sines at N ≪ nt, and the x-dependent encoder kernel; singular values of A by n;
+    the rotation check; Table 11's scores at the largest n."""
+    device = config.torch_device
+    acq = config.transform_acquisition
+    nt, shots = acq.nt, acq.n_shots
+    enc_max, dec = _transforms(config, n_sine=max(config.kernel_counts), device=device)
+    xenc, _ = _transforms(config, encoder_kernel=X_KERNEL, device=device)
+    gen = torch.Generator().manual_seed(config.seed)
+    counts = [N for N in CONTROL_COUNTS if N < config.n_sine]
+    rand = {N: torch.randn(nt, N, generator=gen, dtype=torch.float64).div(math.sqrt(nt)).to(device) for N in counts}
+    w = enc_max.receiver_weights.double()
+    U_max, traces, U_x, Y = _features(splits, [lambda x, v: enc_max(x), lambda x, v: x.double() @ w,
+                                               lambda x, v: xenc(x), lambda x, v: dec(v)], device)
+
+    def sines(N: int) -> dict[str, torch.Tensor]:   # sine kernels 1..N of each shot
+        return {p: u.view(u.shape[0], shots, -1)[:, :, :N].flatten(1) for p, u in U_max.items()}
+
+    U = sines(config.n_sine)
+    x = {p: getattr(splits, p).tensors[0] for p in PARTS}
+    gram = GramCurve(x["train"], x["val"], x["test"])
+    sizes = config.curve_sizes
+    curves: dict[str, list] = {"sine": [], "raw-data": [], "x-kernel": []}
+    curves.update({f"{kind}-{N}": [] for N in counts for kind in ("sine", "random")})
+    sv_by_n = []
+    with progress_bar(total=len(sizes), desc=f"ridge curves {splits.family}", enabled=config.progress) as bar:
+        for n in sizes:
+            last = curve_row(U, Y, n, ALPHAS, sv=True)
+            curves["sine"].append(public(last))
+            sv_by_n.append(last["_sv"][:SV_TOP].numpy())
+            curves["raw-data"].append(public(gram.row(Y, n, CONTROL_ALPHAS)))
+            curves["x-kernel"].append(public(curve_row(U_x, Y, n, ALPHAS)))
+            for N in counts:
+                curves[f"sine-{N}"].append(public(curve_row(sines(N), Y, n, CONTROL_ALPHAS)))
+                R = {p: (t @ rand[N]).flatten(1) for p, t in traces.items()}
+                curves[f"random-{N}"].append(public(curve_row(R, Y, n, CONTROL_ALPHAS)))
+            bar.update(1)
+    metrics: dict[str, Any] = {"sizes": list(sizes), "curves": curves, "control_counts": counts,
+                               "n_features": int(U["train"].shape[1]), "n_targets": int(Y["train"].shape[1]),
+                               "raw_features": int(x["train"][0].numel()), "x_kernel": X_KERNEL}
+    if config.n_sine == nt - 2:
+        metrics["rotation"] = rotation_check(traces, U, Y, last["alpha"], nt - 1)
+    rng = np.random.default_rng(config.seed)
+    yt, yp = Y["test"].cpu().numpy().ravel(), last["_test_pred"].cpu().numpy().ravel()
+    idx = rng.choice(yt.size, size=min(3000, yt.size), replace=False)
+    width = max(len(s) for s in sv_by_n)
+    arrays = {"sv_by_n": np.stack([np.pad(s, (0, width - len(s)), constant_values=np.nan) for s in sv_by_n]),
+              "sv": sv_by_n[-1], "scatter_true": yt[idx].astype(np.float32),
+              "scatter_pred": yp[idx].astype(np.float32), "val_mse": np.asarray(last["val_mse"])}
+    return metrics, arrays
+
+
+def _ablations(config: LinearityConfig, splits: FamilySplits) -> tuple[dict, dict]:
+    """At the largest n: linear against sign·log1p input, the isotropic Gaussian grid, y = c² against y = c,
+    and the N × M grid (Fig. 4, Table 8), each by test R² and the linear read-out's velocity MAE."""
+    from ...data.normalize import denormalize_seismic
     from ...models.invlint import velocity_target
 
     device = config.torch_device
-    enc, dec = _transforms(config, device=device)
-    gen = torch.Generator().manual_seed(config.seed)
-    # control: N random time kernels (Gaussian noise) in place of the sines, same receiver average
-    random_kernels = (torch.randn(config.acquisition.nt, config.n_sine, generator=gen, dtype=torch.float64)
-                      / math.sqrt(config.acquisition.nt)).to(device)
-    fns = [lambda x, v: enc(x),
-           lambda x, v: dec(v),
-           lambda x, v: dec(velocity_target(v, "c2")),
-           lambda x, v: ((x.double() @ enc.receiver_weights.double()) @ random_kernels).flatten(1)]
-    parts = _parts(splits, fns, device)
-    U = {p: parts[p][0] for p in PARTS}
-    Ys = {"c": {p: parts[p][1] for p in PARTS}, "c2": {p: parts[p][2] for p in PARTS}}
-    U_rand = {p: parts[p][3] for p in PARTS}
+    fam = splits.family
+    acq = config.transform_acquisition
+    enc_max, dec = _transforms(config, n_sine=max(config.kernel_counts), device=device)
+    _, iso = _transforms(config, n_gauss=ISO_GRID ** 2, grid=(ISO_GRID, ISO_GRID), device=device)
+    scale = max(float(denormalize_seismic(b[0], family=fam).abs().max())
+                for b in torch.utils.data.DataLoader(splits.train, batch_size=256))
+    n = config.n_sine
+    U_max, U_lin, Y, Y_c2, Y_iso = _features(splits, [
+        lambda x, v: enc_max(x),
+        lambda x, v: _first(enc_max(denormalize_seismic(x.double(), family=fam).div(scale).float()), acq.n_shots, n),
+        lambda x, v: dec(v), lambda x, v: dec(velocity_target(v, "c2")), lambda x, v: iso(v)], device)
+    pixels = _velocity_pixels(splits, device)
 
-    path = RidgePath.from_features(U["train"])
-    cross = {p: path.cross(U[p]) for p in ("val", "test")}
-    metrics: dict[str, Any] = {"n_features": int(U["train"].shape[1]), "n_targets": int(Ys["c"]["train"].shape[1])}
-    arrays: dict[str, np.ndarray] = {}
-    rng = np.random.default_rng(config.seed)
-    for target, Y in Ys.items():
-        fit = _fit_on(path, cross, Y, ALPHAS)
-        A1 = fit_linear_map(U["train"], Y["train"], 1.0)
-        A_best = fit_linear_map(U["train"], Y["train"], fit["alpha"])
-        sv1 = _singular_values(A1.weight)
-        sv_best = _singular_values(A_best.weight)
-        metrics[target] = {
-            "alpha1": {"train": scores(A1(U["train"]), Y["train"]), "test": scores(A1(U["test"]), Y["test"])},
-            "best": {"alpha": fit["alpha"], "train": scores(A_best(U["train"]), Y["train"]), "test": fit["test"]},
-            "essential_alpha1": int((sv1 > ESSENTIAL_THRESHOLD).sum()),
-            "essential_best": int((sv_best > ESSENTIAL_THRESHOLD).sum()),
-            "essential_by_threshold": {f"{t:g}": int((sv1 > t).sum()) for t in (1e-1, 1e-2, 1e-3)},
-            "rank_bound": int(min(A1.weight.shape[0], U["train"].shape[0] - 1)),
-        }
-        arrays[f"{target}/sv_alpha1"] = sv1[:SV_TOP].numpy()
-        arrays[f"{target}/sv_best"] = sv_best[:SV_TOP].numpy()
-        arrays[f"{target}/val_mse"] = np.asarray(fit["val_mse"])
-        # a sample of (true, predicted) test integrals for the scatter plot (α chosen on validation)
-        yt, yp = Y["test"].cpu().numpy().ravel(), fit["pred"]["test"].cpu().numpy().ravel()
-        idx = rng.choice(yt.size, size=min(3000, yt.size), replace=False)
-        arrays[f"{target}/scatter_true"] = yt[idx].astype(np.float32)
-        arrays[f"{target}/scatter_pred"] = yp[idx].astype(np.float32)
+    def sines(N: int) -> dict[str, torch.Tensor]:
+        return {p: _first(u, acq.n_shots, N) for p, u in U_max.items()}
 
-    # controls (target c): random kernels, and the raw normalised seismic data with no transform
-    controls = {}
-    rpath = RidgePath.from_features(U_rand["train"])
-    rfit = _fit_on(rpath, {p: rpath.cross(U_rand[p]) for p in ("val", "test")}, Ys["c"], CONTROL_ALPHAS)
-    controls["random-kernels"] = {"alpha": rfit["alpha"], "test": rfit["test"]}
-    arrays["control/random-kernels/val_mse"] = np.asarray(rfit["val_mse"])
-    x = {p: getattr(splits, p).tensors[0] for p in PARTS}
-    K, (K_val, K_test) = centred_grams(x["train"], [x["val"], x["test"]], device)
-    raw = RidgePath(K)
-    rawfit = _fit_on(raw, {"val": K_val, "test": K_test}, Ys["c"], CONTROL_ALPHAS)
-    controls["raw-data"] = {"alpha": rawfit["alpha"], "test": rawfit["test"],
-                            "n_features": int(x["train"][0].numel())}
-    arrays["control/raw-data/val_mse"] = np.asarray(rawfit["val_mse"])
-    metrics["controls"] = controls
-    return metrics, arrays
+    U = sines(n)
+    variants = {"default": _ridge_variant(U, Y, pixels), "linear-input": _ridge_variant(U_lin, Y, pixels),
+                "isotropic-grid": _ridge_variant(U, Y_iso, pixels), "c2": _ridge_variant(U, Y_c2, None)}
+    counts, gauss = config.kernel_counts, config.gauss_counts
+    Ys = {}
+    for m in gauss:
+        _, d = _transforms(config, n_gauss=m, device=device)
+        Ys[m] = _features(splits, [lambda x, v: d(v)], device)[0]
+    grid = {k: np.full((len(counts), len(gauss)), np.nan) for k in ("r2", "rel_mae", "readout_mae_ms", "alpha")}
+    for i, N in enumerate(counts):
+        UN = sines(N)
+        for j, m in enumerate(gauss):
+            r = _ridge_variant(UN, Ys[m], pixels)
+            grid["r2"][i, j], grid["rel_mae"][i, j] = r["test"]["r2"], r["test"]["rel_mae"]
+            grid["readout_mae_ms"][i, j], grid["alpha"][i, j] = r["readout_mae_ms"], r["alpha"]
+    return ({"variants": variants, "iso_grid": ISO_GRID, "linear_scale": scale, "counts": list(counts),
+             "gauss_counts": list(gauss)}, {f"grid_{k}": v for k, v in grid.items()})
+
+
+def _first(u: torch.Tensor, shots: int, N: int) -> torch.Tensor:
+    """The first N kernels of every shot of ``U [n, shot·N_max]``, flattened."""
+    return u.reshape(u.shape[0], shots, -1)[:, :, :N].flatten(1)
 
 
 def _decoder_kernels(config: LinearityConfig, splits: FamilySplits) -> tuple[dict, dict]:
     device = config.torch_device
     enc, _ = _transforms(config, device=device)
-    U = {p: v[0] for p, v in _parts(splits, [lambda x, v: enc(x)], device).items()}
-    path = RidgePath.from_features(U["train"])
-    cross = {p: path.cross(U[p]) for p in ("val", "test")}
+    U = _features(splits, [lambda x, v: enc(x)], device)[0]
     pixels = _velocity_pixels(splits, device)
     out = {}
     for kernel in DECODER_KERNELS:
         _, dec = _transforms(config, decoder_kernel=kernel, device=device)
-        Y = {p: v[0] for p, v in _parts(splits, [lambda x, v: dec(v)], device).items()}
-        out[kernel] = _ridge_variant(path, cross, Y, pixels)
+        out[kernel] = _ridge_variant(U, _features(splits, [lambda x, v: dec(v)], device)[0], pixels)
     return {"kernels": out}, {}
 
 
 def _encoder_kernels(config: LinearityConfig, splits: FamilySplits) -> tuple[dict, dict]:
     device = config.torch_device
     _, dec = _transforms(config, device=device)
-    Y = {p: v[0] for p, v in _parts(splits, [lambda x, v: dec(v)], device).items()}
+    Y = _features(splits, [lambda x, v: dec(v)], device)[0]
     pixels = _velocity_pixels(splits, device)
     out = {}
     for kernel in ENCODER_KERNELS:
         enc, _ = _transforms(config, encoder_kernel=kernel, device=device)
-        U = {p: v[0] for p, v in _parts(splits, [lambda x, v: enc(x)], device).items()}
-        path = RidgePath.from_features(U["train"])
-        out[kernel] = _ridge_variant(path, {p: path.cross(U[p]) for p in ("val", "test")}, Y, pixels)
+        U = _features(splits, [lambda x, v: enc(x)], device)[0]
+        out[kernel] = _ridge_variant(U, Y, pixels)
         out[kernel]["u_rms"] = float(U["train"].pow(2).mean().sqrt())
     return {"kernels": out}, {}
 
 
-def _kernel_counts(config: LinearityConfig, splits: FamilySplits) -> tuple[dict, dict]:
-    device = config.torch_device
-    counts = config.kernel_counts
-    enc, _ = _transforms(config, n_sine=max(counts), device=device)
-    shots = config.acquisition.n_shots
-    U_max = {p: v[0].view(v[0].shape[0], shots, -1) for p, v in _parts(splits, [lambda x, v: enc(x)], device).items()}
-    pixels = _velocity_pixels(splits, device)
-    Ys = {}
-    for m in counts:
-        _, dec = _transforms(config, n_gauss=m, device=device)
-        Ys[m] = {p: v[0] for p, v in _parts(splits, [lambda x, v: dec(v)], device).items()}
-    grid = {k: np.full((len(counts), len(counts)), np.nan) for k in ("r2", "rel_mae", "readout_mae_ms", "alpha")}
-    for i, n in enumerate(counts):
-        U = {p: u[:, :, :n].flatten(1) for p, u in U_max.items()}     # sine kernels 1..n of each shot
-        path = RidgePath.from_features(U["train"])
-        cross = {p: path.cross(U[p]) for p in ("val", "test")}
-        for j, m in enumerate(counts):
-            r = _ridge_variant(path, cross, Ys[m], pixels)
-            grid["r2"][i, j], grid["rel_mae"][i, j] = r["test"]["r2"], r["test"]["rel_mae"]
-            grid["readout_mae_ms"][i, j], grid["alpha"][i, j] = r["readout_mae_ms"], r["alpha"]
-    return {"counts": list(counts)}, {f"grid_{k}": v for k, v in grid.items()}
-
-
-def _invlint_model(config: LinearityConfig, variant: str | None = None) -> InvLINT:
-    opts: dict[str, Any] = dict(n_sine=config.n_sine, n_gauss=config.n_gauss, embed_dim=config.embed_dim,
+def _invlint_model(config: LinearityConfig, variant: str | None = None, acquisition=None,
+                   n_sine: int | None = None) -> InvLINT:
+    opts: dict[str, Any] = dict(n_sine=n_sine or config.n_sine, n_gauss=config.n_gauss, embed_dim=config.embed_dim,
                                 dims=scaled_dims(config.decoder_width))
     if variant is not None:
         kind, value = parse_variant(variant)
@@ -368,7 +422,7 @@ def _invlint_model(config: LinearityConfig, variant: str | None = None) -> InvLI
             opts["n_sine"], opts["n_gauss"] = value
         else:
             opts[kind] = value
-    return InvLINT(config.acquisition, **opts)
+    return InvLINT(acquisition or config.transform_acquisition, **opts)
 
 
 def fit_encoder(model: InvLINT, splits: FamilySplits, alpha: float | None, progress: bool = False) -> dict[str, Any]:
@@ -382,8 +436,8 @@ def fit_encoder(model: InvLINT, splits: FamilySplits, alpha: float | None, progr
     if alpha is None:
         U_val, Y_val = model.integrals(splits.val, progress=progress)
         dev = model.ridge_weight.device
-        path = RidgePath.from_features(U.to(dev))
-        alpha, _ = path.select(path.basis(path.cross(U_val.to(dev))), path.targets(Y.to(dev)), Y_val.to(dev))
+        path = ridge_for(U.to(dev))
+        alpha, _ = path.select(path.project(U_val.to(dev)), path.targets(Y.to(dev)), Y_val.to(dev), ALPHAS)
     model.fit_encoder(U.to(model.ridge_weight.device), Y.to(model.ridge_weight.device), alpha=alpha)
     return {"encoder_alpha": float(alpha), "encoder_fit_s": round(time.perf_counter() - t0, 3)}
 
@@ -399,9 +453,14 @@ def _train_invlint(config: LinearityConfig, splits: FamilySplits, seed: int, nam
     return m, a
 
 
+def _inversionnet(config: LinearityConfig, acquisition, width: float) -> InversionNet:
+    a = acquisition
+    return InversionNet(in_channels=a.n_shots, nt=a.nt, n_receivers=a.n_receivers, out_shape=(a.nz, a.nx), width=width)
+
+
 def _train_inversionnet(config: LinearityConfig, splits: FamilySplits, seed: int, name: str) -> tuple[dict, dict]:
     torch.manual_seed(seed)
-    model = InversionNet(acquisition=config.acquisition, width=config.inversionnet_width)
+    model = _inversionnet(config, config.transform_acquisition, config.inversionnet_width)
     m, a = train_and_evaluate(model, splits.train, splits.val, splits.test, loss=l1,
                               config=config.inversionnet_fit_config(seed, checkpoint_root(config) / name))
     m.update(train_total_s=m["train_s"], parameters=count_parameters(model))
@@ -428,26 +487,38 @@ def _fitted_for_costs(model: InvLINT) -> InvLINT:
     return model
 
 
+#: the paper's InvLINT on OpenFWI's full-rate records: N = 2048 sines per shot
+PAPER_N_SINE: int = 2048
+
+
 def _costs(config: LinearityConfig) -> tuple[dict, dict]:
-    acq = config.acquisition
-    shape = acq.seismic_shape
+    """Costs at the paper's setting (full-rate records, N = 2048) and as trained here (``transform_acquisition``,
+    ``n_sine``): parameters, FLOPs, single-thread latency of InversionNet and InvLINT (and its decoders)."""
     repeats = 3 if config.profile == "smoke" else 10
-    models: dict[str, dict[str, float]] = {}
-    for width in dict.fromkeys((1.0, config.inversionnet_width)):
-        models[f"InversionNet (width {width:g})"] = _cost(InversionNet(acquisition=acq, width=width), shape, repeats)
-    default = _fitted_for_costs(_invlint_model(config))
-    models["InvLINT"] = _cost(default, shape, repeats)
-    # the frozen encoder alone: integral transform + ridge map (no trainable weights)
-    models["InvLINT"]["encoder_gflops"] = count_flops(_EncoderOnly(default), shape) / 1e9
+    out: dict[str, Any] = {}
+    settings = {"paper": (config.acquisition, PAPER_N_SINE if config.profile != "smoke" else config.n_sine),
+                "trained": (config.transform_acquisition, config.n_sine)}
+    for key, (acq, n_sine) in settings.items():
+        shape = acq.seismic_shape
+        models: dict[str, dict[str, float]] = {}
+        for width in dict.fromkeys((1.0, config.inversionnet_width)):
+            models[f"InversionNet (width {width:g})"] = _cost(_inversionnet(config, acq, width), shape, repeats)
+        default = _fitted_for_costs(_invlint_model(config, acquisition=acq, n_sine=n_sine))
+        models["InvLINT"] = _cost(default, shape, repeats)
+        # the frozen encoder alone: integral transform + ridge map (no trainable weights)
+        models["InvLINT"]["encoder_gflops"] = count_flops(_EncoderOnly(default), shape) / 1e9
+        models["InvLINT"]["n_sine"], models["InvLINT"]["nt"] = int(n_sine), int(acq.nt)
+        out[key] = models
+    acq, n_sine = settings["trained"]
     decoders = {}
     for d in DECODERS:
         widths = (1.0, config.decoder_width) if d in ("deconv-conv5", "up-conv5") else (1.0,)
         for w in dict.fromkeys(widths):
-            m = InvLINT(acq, n_sine=config.n_sine, n_gauss=config.n_gauss, embed_dim=config.embed_dim,
+            m = InvLINT(acq, n_sine=n_sine, n_gauss=config.n_gauss, embed_dim=config.embed_dim,
                         decoder=d, dims=scaled_dims(w))
             key = d if w == 1.0 else f"{d} (width {w:g})"
-            decoders[key] = _cost(_fitted_for_costs(m), shape, max(1, repeats // 3))
-    return {"models": models, "decoders": decoders}, {}
+            decoders[key] = _cost(_fitted_for_costs(m), acq.seismic_shape, max(1, repeats // 3))
+    return {"models": out["paper"], "models_trained": out["trained"], "decoders": decoders}, {}
 
 
 class _EncoderOnly(torch.nn.Module):
@@ -459,45 +530,94 @@ class _EncoderOnly(torch.nn.Module):
         return self.model.encode(x)
 
 
+def _reference_runs(config: LinearityConfig, fam: str, splits: FamilySplits, arrays: dict) -> list[dict]:
+    """The baselines chapter's reference InversionNet of ``fam`` for every seed (loaded, or trained there)."""
+    from ..baselines import reference_inversionnet
+
+    runs = []
+    for seed in config.seeds:
+        m, a = reference_inversionnet(fam, seed, profile=config.profile, results_dir=config.results_dir,
+                                      device=config.device, progress=config.progress, splits=splits)
+        runs.append({"model": "inversionnet", "variant": "default", "family": fam, "seed": seed,
+                     "reference": "baselines", "train_total_s": m["train_s"], **m})
+        arrays.update({f"inversionnet-{fam}-s{seed}/{k}": v for k, v in a.items()})
+    return runs
+
+
 def run(config: LinearityConfig) -> Artifact:
-    metrics: dict[str, Any] = {"linearity": {}, "decoder_kernels": {}, "encoder_kernels": {}, "kernel_counts": {},
+    metrics: dict[str, Any] = {"curves": {}, "ablations": {}, "decoder_kernels": {}, "encoder_kernels": {},
                                "runs": [], "fwi": {}}
     arrays: dict[str, np.ndarray] = {}
     check_openfwi_files(config, config.families)   # before the first family trains
+    ridge = config.ridge_unrelated()
+    held: dict[str, FamilySplits] = {}
 
     def piece(name: str, fn, unrelated=()) -> dict[str, Any]:
         m, a = run_piece(config, name, fn, unrelated=unrelated)
         arrays.update({f"{name}/{k}": v for k, v in a.items()})
         return m
 
+    def splits_of(fam: str) -> FamilySplits:
+        if fam not in held:
+            held[fam] = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
+            arrays[f"truth/{fam}"] = np.asarray(held[fam].test.tensors[1][:4].numpy(), dtype=np.float32)
+        return held[fam]
+
+    # the ridge analyses of every family first (the near-linearity verdicts), then the networks
     for fam in config.families:
-        splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
-        metrics["linearity"][fam] = piece(f"linearity-{fam}", lambda: _linearity(config, splits))
-        metrics["decoder_kernels"][fam] = piece(f"decoder-kernels-{fam}", lambda: _decoder_kernels(config, splits))["kernels"]
-        metrics["kernel_counts"][fam] = piece(f"kernel-counts-{fam}", lambda: _kernel_counts(config, splits))
+        metrics["curves"][fam] = piece(f"curves-{fam}", lambda: _curves(config, splits_of(fam)), ridge)
+    for fam in config.families:
+        sp = splits_of(fam)
+        metrics["ablations"][fam] = piece(f"ablations-{fam}", lambda: _ablations(config, sp), ridge)
+        metrics["decoder_kernels"][fam] = piece(f"decoder-kernels-{fam}", lambda: _decoder_kernels(config, sp),
+                                                ridge)["kernels"]
         if fam in config.encoder_kernel_families:
-            metrics["encoder_kernels"][fam] = piece(f"encoder-kernels-{fam}",
-                                                    lambda: _encoder_kernels(config, splits))["kernels"]
-        jobs = [("invlint", None, s) for s in config.seeds] + [("inversionnet", None, s) for s in config.seeds]
+            metrics["encoder_kernels"][fam] = piece(f"encoder-kernels-{fam}", lambda: _encoder_kernels(config, sp),
+                                                    ridge)["kernels"]
+        if fam not in config.network_families:
+            held.pop(fam)          # the networks need only their own families' splits
+    for fam in config.network_families:
+        sp = splits_of(fam)
+        jobs = [("invlint", None, s) for s in config.seeds]
+        if not config.reference_baselines:
+            jobs += [("inversionnet", None, s) for s in config.seeds]
         if fam in config.variant_families:
-            jobs += [("invlint", v, config.seed) for v in config.variants]
+            jobs += [("invlint", v, config.seed + k) for v in config.variants for k in range(config.variant_seeds)]
         for model, variant, seed in jobs:
             tag = "" if variant is None else "-" + variant.replace(":", "-")
             name = f"{model}{tag}-{fam}-s{seed}"
             if model == "invlint":
-                fn = lambda: _train_invlint(config, splits, seed, name, variant)  # noqa: E731
+                fn = lambda: _train_invlint(config, sp, seed, name, variant)  # noqa: E731
             else:
-                fn = lambda: _train_inversionnet(config, splits, seed, name)  # noqa: E731
+                fn = lambda: _train_inversionnet(config, sp, seed, name)  # noqa: E731
             m = piece(name, fn)
             metrics["runs"].append({"model": model, "variant": variant or "default", "family": fam,
                                     "seed": seed, **m})
-        if config.fwi_iterations > 0:
-            metrics["fwi"][fam] = piece(f"fwi-{fam}", lambda: classic_fwi(
-                splits, config.acquisition, samples=config.fwi_samples, iterations=config.fwi_iterations,
-                frequencies=config.fwi_frequencies, smooth_cells=config.fwi_smooth_cells,
-                progress=config.progress, device=config.torch_device))
-        arrays[f"truth/{fam}"] = np.asarray(splits.test.tensors[1][:4].numpy(), dtype=np.float32)
+        if config.reference_baselines:
+            metrics["runs"] += _reference_runs(config, fam, sp, arrays)
+        metrics["fwi"].update(_fwi(config, fam, sp, arrays, piece))
+        held.pop(fam)
     metrics["costs"] = piece("costs", lambda: _costs(config), unrelated={"openfwi_dir"})   # no data involved
     art = Artifact(chapter=CHAPTER, config=config.to_dict(), provenance={}, metrics=metrics, arrays=arrays)
     art.claims = [c.to_dict() for c in judge_claims(config, metrics, arrays)]
     return art
+
+
+def _fwi(config: LinearityConfig, fam: str, splits: FamilySplits, arrays: dict, piece) -> dict[str, Any]:
+    """Classic FWI on ``fam``'s first test maps: the baselines chapter's piece (``reference_baselines``, where
+    that chapter runs FWI on the family), or run here (``fwi_iterations > 0``)."""
+    if config.reference_baselines:
+        from ..baselines import BaselinesConfig, reference_fwi
+
+        if fam not in BaselinesConfig.preset(config.profile).fwi_families:
+            return {}
+        m, a = reference_fwi(fam, profile=config.profile, results_dir=config.results_dir, device=config.device,
+                             progress=config.progress, splits=splits)
+        arrays.update({f"fwi-{fam}/{k}": v for k, v in a.items()})
+        return {fam: {**m, "reference": "baselines"}}
+    if config.fwi_iterations <= 0:
+        return {}
+    return {fam: piece(f"fwi-{fam}", lambda: classic_fwi(
+        splits, config.acquisition, samples=config.fwi_samples, iterations=config.fwi_iterations,
+        frequencies=config.fwi_frequencies, smooth_cells=config.fwi_smooth_cells,
+        progress=config.progress, device=config.torch_device))}

@@ -35,8 +35,17 @@ ALPHAS: tuple[float, ...] = tuple(float(10.0 ** k) for k in range(-2, 9))
 #: the controls' grid reaches further down: a control that must fit "clearly worse" gets every chance
 #: to fit well (the random kernels chose ALPHAS' lower edge on FlatVel-A at `cpu`)
 CONTROL_ALPHAS: tuple[float, ...] = tuple(float(10.0 ** k) for k in range(-6, 9))
-#: the three families of the cpu profile (the baselines chapter's cpu splits)
+#: the three families of the cpu profile's ridge analyses; the networks train on the two with a reference
+#: InversionNet from the baselines chapter (real OpenFWI maps)
 CPU_FAMILIES: tuple[str, ...] = ("flatvel-a", "curvevel-a", "flatfault-a")
+CPU_NETWORK_FAMILIES: tuple[str, ...] = ("flatvel-a", "curvevel-a")
+#: the isotropic Gaussian grid of the ablation: g × g centres, σ equal to the centre spacing (§4.1.2)
+ISO_GRID: int = 22
+#: the fields the ridge pieces (learning curves, controls, ablations, kernel tables) depend on; every
+#: other field (the networks', the seeds, FWI) leaves them as they are
+RIDGE_FIELDS: frozenset[str] = frozenset({"profile", "seed", "openfwi_dir", "maps", "decimate", "n_train", "n_val",
+                                          "n_test", "nt", "nbc", "n_sine", "n_gauss", "kernel_counts",
+                                          "gauss_counts", "learning_sizes"})
 
 #: Trained variants, "<kind>:<value>": decoder architectures (Tables 4/5/9/10), encoder and
 #: decoder kernels (Tables 2/3/6/7), kernel counts "NxM" (Table 8), the Eq. 10 target.
@@ -67,16 +76,25 @@ class LinearityConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     """Parameters of the InvLINT chapter.
 
     Attributes:
-        families: families analysed and trained on (InvLINT and InversionNet, ``n_seeds`` each).
+        families: families of the ridge analyses (learning curves, controls, ablations, kernel tables).
+        network_families: families InvLINT (and InversionNet) are trained on, ``n_seeds`` each.
         encoder_kernel_families: families of the encoder-kernel ridge sweep (the 2-D kernels cost
             70× the default's transform on CPU); variant_families: those the trained variants run on.
-        variants: trained variants (:data:`ALL_VARIANTS` spells them), one seed each.
+        variants: trained variants (:data:`ALL_VARIANTS` spells them), ``variant_seeds`` each.
         n_seeds: training seeds (``seed``, ``seed + 1``, ...); ``seed`` also seeds the data.
         n_train, n_val, n_test: split sizes per family; nt, nbc: acquisition (OpenFWI 1000, 120).
-        n_sine, n_gauss: N and M (paper 2048, 512); embed_dim: token width k of the decoder.
+        maps, decimate: real OpenFWI maps where they ship, and the records' time decimation (the
+            transforms and networks read the decimated records: nt 250 at q = 4).
+        learning_sizes: training-set sizes of the learning curves (each below ``n_train``, which is
+            always the last point); the ridge fit at ``n_train`` is the one the claims judge.
+        n_sine, n_gauss: N and M (paper 2048, 512); embed_dim: token width k of the decoder. At
+            ``nt − 2`` (248 at nt 250) the sines are exactly the distinct DST-I components of a record.
+        kernel_counts, gauss_counts: the N × M grid (Fig. 4: 128..4096).
+        reference_baselines: compare with the baselines chapter's reference InversionNet and classic
+            FWI pieces (loaded, or trained there) instead of training InversionNet here; needs this
+            profile's splits to be the baselines chapter's.
         encoder_alpha: ridge penalty of the trained models' A; None: chosen on validation from
             :data:`ALPHAS` (the linearity analysis reports the paper's α = 1 too).
-        kernel_counts: the N × M grid (Fig. 4: 128..4096).
         epochs, batch_size, lr: InvLINT training (paper: batch 128, lr 1e-3; AdamW β (0.5, 0.999),
             cosine warm restarts T0 = 5, T_mult = 2 are fixed).
         decoder_width: channel multiplier of the (Deconv + Conv)×5 / (Up + Conv)×5 decoders.
@@ -102,13 +120,17 @@ class LinearityConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     """
 
     CHAPTER: ClassVar[str] = CHAPTER
+    SUPPORTS_DECIMATION: ClassVar[bool] = True
     SCOPE_FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"families", "encoder_kernel_families", "variant_families", "variants", "n_seeds"})
+        {"families", "network_families", "encoder_kernel_families", "variant_families", "variants", "n_seeds",
+         "variant_seeds"})
     families: tuple[str, ...] = A_FAMILIES
+    network_families: tuple[str, ...] = A_FAMILIES
     encoder_kernel_families: tuple[str, ...] = A_FAMILIES
     variant_families: tuple[str, ...] = ("curvevel-a", "flatfault-a")
     variants: tuple[str, ...] = ALL_VARIANTS
     n_seeds: int = 3
+    variant_seeds: int = 1
     n_train: int = 6000
     n_val: int = 500
     n_test: int = 1000
@@ -119,6 +141,9 @@ class LinearityConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     embed_dim: int = EMBED_DIM
     encoder_alpha: float | None = None
     kernel_counts: tuple[int, ...] = (128, 256, 512, 1024, 2048, 4096)
+    gauss_counts: tuple[int, ...] = (128, 256, 512, 1024, 2048, 4096)
+    learning_sizes: tuple[int, ...] = (750, 1500, 3000)
+    reference_baselines: bool = False
     epochs: int = 35  # 5 + 10 + 20: ends where a warm-restart cycle does
     batch_size: int = 128
     lr: float = 1e-3
@@ -133,34 +158,39 @@ class LinearityConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     progress: bool = True
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "smoke": dict(families=("flatvel-a",), encoder_kernel_families=("flatvel-a",),
+        "smoke": dict(families=("flatvel-a",), network_families=("flatvel-a",), encoder_kernel_families=("flatvel-a",),
                       variant_families=("flatvel-a",), variants=("decoder:conv2",), n_seeds=1,
                       n_train=8, n_val=4, n_test=4, nt=200, nbc=20, n_sine=64, n_gauss=16, embed_dim=16,
-                      kernel_counts=(16, 64), epochs=1, batch_size=4, decoder_width=0.125,
+                      kernel_counts=(16, 64), gauss_counts=(16, 64), learning_sizes=(4,), epochs=1, batch_size=4, decoder_width=0.125,
                       inversionnet_width=0.125, inversionnet_batch_size=4, inversionnet_lr=1e-4,
                       fwi_samples=1, fwi_iterations=1, fwi_frequencies=(10.0,)),
-        # the baselines chapter's cpu splits and InversionNet recipe (width 0.25, batch 16, lr 5e-4)
-        "cpu": dict(families=CPU_FAMILIES, encoder_kernel_families=("curvevel-a",),
-                    variant_families=("curvevel-a",), variants=DECODER_VARIANTS + ("target:c2",),
-                    n_train=400, n_val=50, n_test=100, epochs=5, batch_size=16, decoder_width=0.25,
-                    inversionnet_width=0.25, inversionnet_batch_size=16, inversionnet_lr=5e-4,
-                    fwi_samples=1, fwi_iterations=0),  # FWI: the baselines chapter runs it on these splits
+        # the baselines chapter's cpu splits (4,500 / 500 real train maps, OpenFWI's 1,000 real test maps, records
+        # decimated ×4 to nt 250), whose reference InversionNet and classic FWI it compares with; N = 248 = nt − 2
+        # (every distinct sine component once), InvLINT trained for one warm-restart cycle (5 + 10 epochs)
+        "cpu": dict(families=CPU_FAMILIES, network_families=CPU_NETWORK_FAMILIES,
+                    encoder_kernel_families=("curvevel-a",), variant_families=("curvevel-a",),
+                    variants=tuple(v for v in DECODER_VARIANTS if v != "decoder:up-conv5"), variant_seeds=3,
+                    maps="real", decimate=4, n_train=4500, n_val=500, n_test=1000,
+                    learning_sizes=(250, 500, 1000, 2000, 4000), n_sine=248, kernel_counts=(64, 128, 248, 512, 1024),
+                    gauss_counts=(128, 256, 512, 1024), epochs=15, batch_size=64, decoder_width=0.25,
+                    inversionnet_width=0.25, reference_baselines=True, fwi_samples=10, fwi_iterations=0),
         "full": dict(),
     }
 
     def validate(self) -> None:
         self.validate_data_fields()
-        for name in ("families", "encoder_kernel_families", "variant_families"):
+        for name in ("families", "network_families", "encoder_kernel_families", "variant_families"):
             object.__setattr__(self, name, tuple(check_family(f) for f in getattr(self, name)))
         if not self.families:
             raise ValueError("families must name at least one family")
-        for name in ("encoder_kernel_families", "variant_families"):
-            extra = sorted(set(getattr(self, name)) - set(self.families))
+        for name, within in (("network_families", "families"), ("encoder_kernel_families", "families"),
+                             ("variant_families", "network_families")):
+            extra = sorted(set(getattr(self, name)) - set(getattr(self, within)))
             if extra:
-                raise ValueError(f"{name} {extra} must be among families {list(self.families)}")
+                raise ValueError(f"{name} {extra} must be among {within} {list(getattr(self, within))}")
         for v in self.variants:
             parse_variant(v)
-        for name in ("n_seeds", "n_val", "n_test", "nt", "n_sine", "n_gauss", "embed_dim", "epochs",
+        for name in ("n_seeds", "variant_seeds", "n_val", "n_test", "nt", "n_sine", "n_gauss", "embed_dim", "epochs",
                      "batch_size", "inversionnet_batch_size", "fwi_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -175,13 +205,50 @@ class LinearityConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         if self.encoder_alpha is not None and not (self.encoder_alpha > 0 and math.isfinite(self.encoder_alpha)):
             raise ValueError(f"encoder_alpha must be a finite number > 0 or None, got {self.encoder_alpha}")
-        if not self.kernel_counts or any(int(k) < 1 for k in self.kernel_counts):
-            raise ValueError(f"kernel_counts must be positive integers, got {self.kernel_counts}")
-        object.__setattr__(self, "kernel_counts", tuple(sorted(int(k) for k in set(self.kernel_counts))))
-        for name in ("n_sine", "n_gauss"):
-            if getattr(self, name) not in self.kernel_counts:
-                raise ValueError(f"{name} ({getattr(self, name)}) must be one of kernel_counts {self.kernel_counts} "
-                                 "(the grid is compared with the default)")
+        for name, default in (("kernel_counts", "n_sine"), ("gauss_counts", "n_gauss")):
+            counts = getattr(self, name)
+            if not counts or any(int(k) < 1 for k in counts):
+                raise ValueError(f"{name} must be positive integers, got {counts}")
+            object.__setattr__(self, name, tuple(sorted(int(k) for k in set(counts))))
+            if getattr(self, default) not in getattr(self, name):
+                raise ValueError(f"{default} ({getattr(self, default)}) must be one of {name} "
+                                 f"{getattr(self, name)} (the grid is compared with the default)")
+        if any(int(k) < 2 for k in self.learning_sizes):
+            raise ValueError(f"learning_sizes must be >= 2 (a ridge fit with intercept), got {self.learning_sizes}")
+        if self.reference_baselines:
+            self._check_reference_splits()
+
+    def _check_reference_splits(self) -> None:
+        """The baselines chapter's reference pieces are comparable only on the same splits and records."""
+        from ..baselines import BaselinesConfig
+
+        ref = BaselinesConfig.preset(self.profile)
+        same = ("n_train", "n_val", "n_test", "nt", "nbc", "maps", "decimate")
+        differ = [f"{k} {getattr(self, k)!r} (baselines: {getattr(ref, k)!r})" for k in same
+                  if getattr(self, k) != getattr(ref, k)]
+        if differ:
+            raise ValueError("reference_baselines needs the baselines chapter's splits at this profile; differs in "
+                             + ", ".join(differ))
+        if self.inversionnet_width != ref.width:
+            raise ValueError(f"reference_baselines: inversionnet_width {self.inversionnet_width:g} is not the "
+                             f"baselines chapter's width {ref.width:g}")
+
+    @property
+    def curve_sizes(self) -> tuple[int, ...]:
+        """The learning curve's training-set sizes, ascending, ending at ``n_train``."""
+        return tuple(sorted({int(k) for k in self.learning_sizes if k < self.n_train} | {self.n_train}))
+
+    @property
+    def transform_acquisition(self):
+        """The survey as the transforms and networks see it: ``nt`` after decimation (:attr:`data_nt`)."""
+        acq = self.acquisition
+        return acq.replace(nt=-(-acq.nt // self.decimate))
+
+    def ridge_unrelated(self) -> frozenset[str]:
+        """The fields a ridge piece does not depend on (all but :data:`RIDGE_FIELDS`)."""
+        from dataclasses import fields as dc_fields
+
+        return frozenset(f.name for f in dc_fields(self)) - RIDGE_FIELDS
 
     def invlint_fit_config(self, seed: int, checkpoint_dir) -> FitConfig:
         return FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, betas=BETAS,

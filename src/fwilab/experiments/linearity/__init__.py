@@ -51,7 +51,7 @@ from .claims import (COMPARABLE_FACTOR, DECODER_TIE, PAPER_DECODER_KERNELS, PAPE
                      near_linear_verdicts, paper_table11, sine_closeness, summary, variant_summary, variant_table)
 from .compute import (PARTS, PAPER_N_SINE, RidgePath, centred_grams, fit_encoder, one_cpu_thread, readout_mae,
                       rotation_check, run, scores)
-from .config import (ALL_VARIANTS, ALPHAS, BETAS, CHAPTER, CONFIG, CONTROL_ALPHAS, COUNT_VARIANTS, CPU_FAMILIES,
+from .config import (ALL_VARIANTS, ALPHAS, BETAS, CHAPTER, CONFIG, COUNT_VARIANTS, CPU_FAMILIES,
                      CPU_NETWORK_FAMILIES, DECODER_KERNEL_VARIANTS, DECODER_VARIANTS, ENCODER_VARIANTS,
                      ESSENTIAL_THRESHOLD, ISO_GRID, MIN_LR, RIDGE_FIELDS, SV_TOP, T0, T_MULT, WEIGHT_DECAY,
                      LinearityConfig, parse_variant)

@@ -22,7 +22,7 @@ from ...training.losses import l1
 from ...training.runs import train_and_evaluate
 from ..baselines import checkpoint_root, classic_fwi
 from .claims import judge_claims
-from .config import ALPHAS, CHAPTER, CONTROL_ALPHAS, ISO_GRID, SV_TOP, LinearityConfig, parse_variant
+from .config import ALPHAS, CHAPTER, ISO_GRID, SV_TOP, LinearityConfig, parse_variant
 from .curves import CONTROL_COUNTS, X_KERNEL, GramCurve, PrimalRidge, curve_row, public, ridge_for
 
 # =================================================================================================
@@ -317,12 +317,12 @@ def _curves(config: LinearityConfig, splits: FamilySplits) -> tuple[dict, dict]:
             last = curve_row(U, Y, n, ALPHAS, sv=True)
             curves["sine"].append(public(last))
             sv_by_n.append(last["_sv"][:SV_TOP].numpy())
-            curves["raw-data"].append(public(gram.row(Y, n, CONTROL_ALPHAS)))
+            curves["raw-data"].append(public(gram.row(Y, n, ALPHAS)))
             curves["x-kernel"].append(public(curve_row(U_x, Y, n, ALPHAS)))
             for N in counts:
-                curves[f"sine-{N}"].append(public(curve_row(sines(N), Y, n, CONTROL_ALPHAS)))
+                curves[f"sine-{N}"].append(public(curve_row(sines(N), Y, n, ALPHAS)))
                 R = {p: (t @ rand[N]).flatten(1) for p, t in traces.items()}
-                curves[f"random-{N}"].append(public(curve_row(R, Y, n, CONTROL_ALPHAS)))
+                curves[f"random-{N}"].append(public(curve_row(R, Y, n, ALPHAS)))
             bar.update(1)
     metrics: dict[str, Any] = {"sizes": list(sizes), "curves": curves, "control_counts": counts,
                                "n_features": int(U["train"].shape[1]), "n_targets": int(Y["train"].shape[1]),

@@ -211,3 +211,22 @@ def test_frechet_distance_is_invariant_to_rotation():
     assert frechet_distance(f1 @ q, f2 @ q) == pytest.approx(frechet_distance(f1, f2), rel=1e-6)
     with pytest.raises(ValueError, match="dimension"):
         frechet_distance(f1, f2[:, :3])
+
+
+def test_fft_flops_follow_the_5_n_log2_n_convention():
+    import math
+
+    from fwilab.metrics import count_fft_flops
+
+    class RoundTrip(torch.nn.Module):   # a real 2-D transform and its inverse: 2 × 2.5 N log2 N
+        def forward(self, x):
+            return torch.fft.irfft2(torch.fft.rfft2(x) * 2, s=x.shape[-2:])
+
+    class Complex(torch.nn.Module):     # one complex 1-D transform along the last axis
+        def forward(self, x):
+            return torch.fft.fft(x.to(torch.complex64), dim=-1).real
+
+    n = 3 * 64 * 32
+    assert count_fft_flops(RoundTrip(), (3, 64, 32)) == round(2 * 2.5 * n * math.log2(64 * 32))
+    assert count_fft_flops(Complex(), (4, 128)) == 5 * 4 * 128 * 7
+    assert count_fft_flops(torch.nn.Linear(8, 8), (8,)) == 0

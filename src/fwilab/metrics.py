@@ -216,6 +216,56 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
         model.train(was_training)
 
 
+#: FFT ops and the share of the ``5 N log2 N`` complex-FFT convention they cost: a real-input (or real-output)
+#: transform is half a complex one
+_FFT_OPS: dict[str, float] = {"_fft_r2c": 0.5, "_fft_c2r": 0.5, "_fft_c2c": 1.0}
+
+
+def count_fft_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Forward FLOPs of the FFTs of one sample (``input_shape`` without the batch axis), which
+    :func:`count_flops` leaves out: ``5 N log2 N`` per complex transform of N points (the usual convention,
+    radix-2 Cooley–Tukey), half that for a real-input or real-output one, per transformed line and axis.
+
+    Counted by intercepting ``aten._fft_r2c / _fft_c2r / _fft_c2c`` on a batch of one in eval mode. A
+    multi-dimensional transform over axes of sizes ``n_1 … n_d`` costs the sum over axes of
+    ``(lines along that axis) · 5 n_a log2 n_a`` (times the real-transform half).
+    """
+    import math as _math
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    total = [0.0]
+
+    class _Count(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            name = func.__name__.split(".")[0]
+            if name in _FFT_OPS:
+                x, dims = args[0], args[1]
+                # the complex-side shape: the output of r2c, the input of c2r and c2c
+                full = list((out if name == "_fft_r2c" else x).shape)
+                if name == "_fft_c2r":
+                    full[dims[-1]] = int(args[-1]) if isinstance(args[-1], int) else out.shape[dims[-1]]
+                elif name == "_fft_r2c":
+                    full[dims[-1]] = x.shape[dims[-1]]
+                points = _math.prod(full)
+                for d in dims:
+                    n = full[d]
+                    if n > 1:
+                        total[0] += _FFT_OPS[name] * 5.0 * (points / n) * n * _math.log2(n)
+            return out
+
+    was_training = model.training
+    model.eval()
+    try:
+        x = _example_input(model, tuple(input_shape))
+        with torch.no_grad(), _Count():
+            model(x)
+        return int(round(total[0]))
+    finally:
+        model.train(was_training)
+
+
 def cpu_latency(model: nn.Module, input_shape: tuple[int, ...], repeats: int = 10,
                 warmup: int = 2) -> float:
     """Median wall time [s] of one forward pass at batch 1, on the model's device.

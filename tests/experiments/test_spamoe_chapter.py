@@ -394,3 +394,73 @@ def test_monitor_records_each_epochs_preferences_not_the_final_ones():
     np.testing.assert_array_equal(recorded[0], first.numpy())
     np.testing.assert_array_equal(recorded[1], first.numpy() + 1.0)
     assert not np.array_equal(recorded[0], recorded[1])
+
+
+# ------------------------------------------------------------------------------------------ outputs and capacity
+
+
+def _layered(n: int = 6, size: int = 32, seed: int = 0) -> torch.Tensor:
+    """Maps with sharp layer interfaces (rich in high wavenumbers), [n, 1, size, size] in [-1, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    depth = torch.arange(size, dtype=torch.float32)[:, None].expand(size, size)
+    out = []
+    for _ in range(n):
+        cuts = torch.sort(torch.randint(2, size - 2, (3,), generator=g)).values
+        out.append(((depth[None] > cuts[:, None, None]).float().sum(0) / 1.5 - 1.0)[None])
+    return torch.stack(out)
+
+
+def test_spectrum_kept_is_one_for_exact_predictions_and_falls_when_they_are_blurred():
+    from fwilab.experiments.spamoe import spectrum_kept
+
+    maps = _layered()
+    data = TensorDataset(torch.zeros(len(maps), 1), maps)
+    exact = spectrum_kept(energy_ratio(maps).numpy(), data)
+    assert exact["rho_ratio"] == pytest.approx(1.0) and exact["pred_rho_median"] == pytest.approx(exact["target_rho_median"])
+    # the high band removed (an ideal low-pass below its inner radius): the collapse the ratio must show
+    from fwilab.layers.spectral import HIGH_BAND, normalised_radius
+
+    spec = torch.fft.fftshift(torch.fft.fft2(maps), dim=(-2, -1))
+    keep = normalised_radius(*maps.shape[-2:]) < HIGH_BAND[0]
+    low = torch.fft.ifft2(torch.fft.ifftshift(spec * keep, dim=(-2, -1))).real
+    assert spectrum_kept(energy_ratio(low).numpy(), data)["rho_ratio"] < 0.1
+
+
+def test_prediction_rho_is_the_energy_ratio_of_the_model_output():
+    from fwilab.experiments.spamoe import prediction_rho
+
+    maps = _layered(4)
+
+    class Echo(torch.nn.Module):        # returns the map it is given
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, x):
+            return x * self.w
+
+    got = prediction_rho(Echo(), TensorDataset(maps, maps), batch_size=3)
+    np.testing.assert_allclose(got, energy_ratio(maps).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("measure", ["parameters", "flops"])
+def test_matched_width_picks_the_inversionnet_closest_to_the_target(measure):
+    from fwilab.experiments.spamoe import matched_width
+    from fwilab.metrics import count_flops, count_parameters
+    from fwilab.models.inversionnet import InversionNet
+
+    acq = OPENFWI.replace(nt=250)
+    shape = (acq.n_shots, acq.nt, acq.n_receivers)
+
+    def size(w):
+        net = InversionNet(acquisition=acq, width=w)
+        return count_parameters(net) if measure == "parameters" else count_flops(net, shape)
+
+    target = size(0.25) * 1.3             # between grid widths
+    widths = tuple(k / 16 for k in range(1, 17))
+    w = matched_width(acq, target, measure, widths)
+    errors = {v: abs(np.log(size(v) / target)) for v in widths}
+    assert w == min(errors, key=errors.get)
+    assert matched_width(acq, size(0.5), measure, widths) == 0.5
+    with pytest.raises(ValueError, match="measure"):
+        matched_width(acq, 1.0, "bytes")

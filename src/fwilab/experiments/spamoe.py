@@ -252,17 +252,65 @@ class SPAMoEMonitor:
 
 @torch.no_grad()
 def routing_on(model: SPAMoE, data: TensorDataset, batch_size: int = 32) -> dict[str, np.ndarray]:
-    """The trained model's ρ ``[n]``, gates ``[n, E]`` and top-k experts ``[n, k]`` on every sample of ``data``."""
+    """The trained model's latent ρ ``[n]``, gates ``[n, E]``, top-k experts ``[n, k]`` and the ρ of its
+    predicted maps ``pred_rho [n]`` on every sample of ``data``."""
     model.eval()
     device = next(model.parameters()).device
-    rho, gates, top = [], [], []
+    rho, gates, top, pred_rho = [], [], [], []
     x_all = data.tensors[0]
     for i in range(0, len(x_all), batch_size):
-        model(x_all[i:i + batch_size].to(device))
+        pred = model(x_all[i:i + batch_size].to(device))
         rho.append(model.aux["rho"].float().cpu())
         gates.append(model.aux["gates"].float().cpu())
         top.append(model.aux["top_indices"].cpu())
-    return {"rho": torch.cat(rho).numpy(), "gates": torch.cat(gates).numpy(), "top": torch.cat(top).numpy()}
+        pred_rho.append(energy_ratio(pred.float()).cpu())
+    return {"rho": torch.cat(rho).numpy(), "gates": torch.cat(gates).numpy(), "top": torch.cat(top).numpy(),
+            "pred_rho": torch.cat(pred_rho).numpy()}
+
+
+@torch.no_grad()
+def prediction_rho(model: torch.nn.Module, data: TensorDataset, batch_size: int = 32) -> np.ndarray:
+    """``ρ = E_H/E_L`` of the model's predicted velocity maps on every sample of ``data``: ``[n]``."""
+    model.eval()
+    device = next(model.parameters()).device
+    x_all = data.tensors[0]
+    out = [energy_ratio(model(x_all[i:i + batch_size].to(device)).float()).cpu() for i in range(0, len(x_all), batch_size)]
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def spectrum_kept(pred_rho: np.ndarray, data: TensorDataset) -> dict[str, float]:
+    """How much of the targets' high-band energy the predictions keep: ``rho_ratio`` is the median over the
+    samples of ``ρ(prediction) / ρ(target)`` (1: the targets' balance; below 1: high frequencies lost, the
+    "high-frequency collapse" SPAMoE's bound is meant to prevent), with the medians of both ρ."""
+    target = target_energy_ratio(data)
+    ratio = np.asarray(pred_rho, dtype=np.float64) / np.maximum(target, np.finfo(np.float64).tiny)
+    return {"pred_rho_median": float(np.median(pred_rho)), "target_rho_median": float(np.median(target)),
+            "rho_ratio": float(np.median(ratio))}
+
+
+def matched_width(acquisition, target: float, measure: str = "parameters",
+                  widths: tuple[float, ...] = tuple(k / 64 for k in range(1, 65))) -> float:
+    """The InversionNet width (of ``widths``) whose parameter count (``measure="parameters"``) or forward
+    FLOPs per sample (``"flops"``) is closest to ``target`` on a log scale: the capacity controls of the
+    SPAMoE comparison (an InversionNet as large as SPAMoE, one as costly)."""
+    from ..metrics import count_flops, count_parameters
+
+    if measure not in ("parameters", "flops"):
+        raise ValueError(f"measure must be 'parameters' or 'flops', got {measure!r}")
+    if not target > 0:
+        raise ValueError(f"target must be > 0, got {target}")
+    shape = (acquisition.n_shots, acquisition.nt, acquisition.n_receivers)
+
+    def size(w: float) -> float:
+        net = InversionNet(acquisition=acquisition, width=w)
+        return float(count_parameters(net) if measure == "parameters" else count_flops(net, shape))
+
+    # both grow monotonically with the width: bisect on the grid, then take the closer neighbour
+    lo, hi = 0, len(widths) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if size(widths[mid]) < target else (lo, mid)
+    return min((widths[lo], widths[hi]), key=lambda w: abs(math.log(size(w) / target)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,6 +367,7 @@ def train_spamoe(model_config: SPAMoEConfig, fit_config: FitConfig, train: Tenso
     arrays.update(monitor.arrays())
     routed = routing_on(model, test)
     arrays.update({f"test_{k}": v for k, v in routed.items()})
+    metrics.update(spectrum_kept(routed["pred_rho"], test))
     metrics["utilisation"] = utilisation(routed["top"], routed["gates"], model_config.n_experts)
     metrics["test_rho_mean"] = float(np.mean(routed["rho"]))
     metrics["rho_min"] = model_config.rho_min
@@ -337,6 +386,8 @@ def train_inversionnet(acquisition, width: float, fit_config: FitConfig, train: 
                                          config=fit_config.replace(checkpoint_dir=str(checkpoint_dir)),
                                          keep_predictions=2, log=log)
     metrics["parameters"] = sum(p.numel() for p in model.parameters())
+    arrays["test_pred_rho"] = prediction_rho(model, test)
+    metrics.update(spectrum_kept(arrays["test_pred_rho"], test))
     return metrics, arrays
 
 

@@ -21,10 +21,12 @@ Cost (SPAMoE's ``cpu`` model ≈ 0.11 s per training sample on 2 quiet cores, si
 * ``cpu``: 3 families × 3 seeds × {SPAMoE, InversionNet, best single} + 11 ablations on CurveVel-A:
   30 SPAMoE-type runs of 64 samples × 4 epochs (≈ 30 s each) + 9 InversionNet runs (≈ 10 s):
   ≈ 15 min, plus the shared 400/50/100 datasets if not cached yet (≈ 5 min for three families).
-* ``full``: 5 families × 3 seeds, released model sizes (35.4 M parameters; 68.3 GFLOP per forward pass by
-  ``fwilab.metrics.count_flops``, which counts matrix products and convolutions only, so ≈ 205 per
-  training sample at 3× the forward; the experts' FFTs are not in it, which may be what a count of ≈ 290
-  adds — not checked here), 1500 samples × 8 epochs per run; at an assumed ≈ 300 samples/s on one H100 (bf16) a run
+* ``full``: 5 families × 3 seeds, released model sizes: 35.4 M parameters; per sample, 67.5 GFLOP per
+  forward pass in eval mode by ``fwilab.metrics.count_flops`` (matrix products and convolutions) plus
+  0.43 GFLOP of FFTs (``count_fft_flops``, 5 N log2 N per complex transform), and 190 GFLOP per training
+  step (forward and backward with top-2 routing, counted over a whole step by the same counter): the
+  "≈ 290 GFLOP per training sample" once quoted for this model is not reproduced by either count. 1500
+  samples × 8 epochs per run; at an assumed ≈ 300 samples/s on one H100 (bf16) a run
   takes ≈ 45 s, 42 SPAMoE-type runs ≈ 32 min, InversionNet (width 1) ≈ 1 min; every piece far
   under 8 minutes. (Not measured: no GPU was available when this was written.)
 

@@ -134,6 +134,28 @@ def test_gram_curve_fits_as_ridge_on_the_features_at_every_n():
         assert a["skill"] == pytest.approx(b["skill"], abs=1e-5)
 
 
+def test_ridge_on_the_sines_is_ridge_on_the_traces_with_the_rescaled_penalty():
+    # N = nt − 2 sines per shot are a scaled rotation of the interior samples of each shot's trace average
+    from fwilab.layers.integral import SeismicIntegralTransform
+
+    nt, shots, receivers = 40, 2, 5
+    rng = np.random.default_rng(5)
+    enc = SeismicIntegralTransform(nt - 2, nt, receivers, dtype=torch.float64)
+    x = {p: torch.as_tensor(rng.standard_normal((k, shots, nt, receivers))) for p, k in
+         (("train", 120), ("val", 10), ("test", 15))}
+    W = torch.as_tensor(rng.standard_normal((shots * (nt - 2), 3)))
+    U = {p: enc(v) for p, v in x.items()}
+    traces = {p: v @ enc.receiver_weights for p, v in x.items()}
+    Y = {p: u @ W + 0.1 * torch.as_tensor(rng.standard_normal((len(u), 3))) for p, u in U.items()}
+    for alpha in (1e-2, 1.0, 100.0):
+        r = lin.rotation_check(traces, U, Y, alpha, nt - 1)
+        assert r["alpha_traces"] == pytest.approx(alpha * 2 / (nt - 1))
+        assert r["max_abs_diff"] < 1e-9 * r["max_abs_pred"]
+    # a wrong penalty scale is not the same fit: the check can fail
+    wrong = lin.rotation_check(traces, U, Y, 100.0, 2 * (nt - 1))
+    assert wrong["max_abs_diff"] > 1e-3 * wrong["max_abs_pred"]
+
+
 def test_alpha_selection_prefers_strong_shrinkage_for_pure_noise():
     rng = np.random.default_rng(1)
     U = torch.as_tensor(rng.standard_normal((40, 60)))

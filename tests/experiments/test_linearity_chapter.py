@@ -412,3 +412,24 @@ def test_chapter_runs_end_to_end_and_resumes(tmp_path, monkeypatch):
     again = lin.run(config)
     assert again.metrics["curves"] == m["curves"]
     assert [r["mae"] for r in again.metrics["runs"]] == [r["mae"] for r in m["runs"]]
+
+
+@pytest.mark.slow
+def test_reference_baselines_reuses_the_baselines_chapters_inversionnet_and_fwi(tmp_path, monkeypatch):
+    # the smoke profile's baselines splits (real maps, records decimated ×2): InversionNet and FWI come from
+    # the baselines chapter's pieces, trained there on first use and loaded afterwards, never retrained here
+    monkeypatch.setenv("FWILAB_CACHE", str(tmp_path / "cache"))
+    config = make_config("linearity", "smoke", device="cpu", results_dir=str(tmp_path / "r"), progress=False,
+                         reference_baselines=True, maps="real", decimate=2, inversionnet_width=0.125,
+                         n_sine=98, kernel_counts=[16, 98], variants=[], fwi_iterations=0)
+    art = lin.run(config)
+    refs = [r for r in art.metrics["runs"] if r["model"] == "inversionnet"]
+    assert [r.get("reference") for r in refs] == ["baselines"] and refs[0]["family"] == "flatvel-a"
+    pieces = {p.name.rsplit("-", 1)[0] for p in (tmp_path / "r" / "baselines" / "smoke" / "pieces").glob("*.npz")}
+    assert {"inversionnet-flatvel-a-s0", "fwi-flatvel-a"} <= pieces
+    assert art.metrics["fwi"]["flatvel-a"]["reference"] == "baselines"
+    assert "inversionnet-flatvel-a-s0/test_mae_per_sample" in art.arrays
+    # records decimated ×2: the transforms saw nt 100, and N = nt − 2 ran the rotation check
+    assert art.metrics["curves"]["flatvel-a"]["rotation"]["max_abs_diff"] < \
+        1e-3 * art.metrics["curves"]["flatvel-a"]["rotation"]["max_abs_pred"]
+    assert {c["id"] for c in art.claims} >= {"invlint.comparable-accuracy", "invlint.beats-fwi"}

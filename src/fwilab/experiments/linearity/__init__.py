@@ -33,11 +33,13 @@ splits hand them to every model — OpenFWI's ``sign·log1p`` then min-max to [-
 input seismic data ... are normalized to the range [-1, 1]"); the raw amplitudes span ~6 orders of
 magnitude, so a ridge fit on them would be dominated by the direct arrival.
 
-Where things are (every chapter package has the same four files):
+Where things are (every chapter package has the same four files, and this one two more):
 
 * :mod:`.config`: :class:`LinearityConfig` with its presets and checks, the training recipe and the
   constants that size or choose the run (the ridge penalties tried, the trained variants);
-* :mod:`.compute`: the ridge path, the integral transforms of the splits, the pieces and ``run``;
+* :mod:`.ridgefit`: ridge regression for many α (dual and primal) and the scores of a fit;
+* :mod:`.curves`: the learning curves, their thresholds and verdict;
+* :mod:`.compute`: the integral transforms of the splits, the pieces and ``run``;
 * :mod:`.claims`: the paper's published numbers, the claim thresholds, :func:`judge_claims` and the
   summaries the claims and the notebook share.
 """
@@ -49,11 +51,11 @@ from .claims import (COMPARABLE_FACTOR, DECODER_TIE, PAPER_DECODER_KERNELS, PAPE
                      PAPER_FWI, PAPER_KERNEL_COUNTS, PAPER_LATENCY_SPEEDUP, PAPER_TABLE1, PAPER_TABLE11,
                      PAPER_TRAIN_SPEEDUP, ROTATION_TOLERANCE, SEISMIC_DATASETS, curve_at, judge_claims,
                      near_linear_verdicts, paper_table11, sine_closeness, summary, variant_summary, variant_table)
-from .compute import (PARTS, PAPER_N_SINE, RidgePath, centred_grams, fit_encoder, one_cpu_thread, readout_mae,
-                      rotation_check, run, scores)
+from .compute import PAPER_N_SINE, PARTS, fit_encoder, readout_mae, rotation_check, run
 from .config import (ALL_VARIANTS, ALPHAS, BETAS, CHAPTER, CONFIG, COUNT_VARIANTS, CPU_FAMILIES,
                      CPU_NETWORK_FAMILIES, DECODER_KERNEL_VARIANTS, DECODER_VARIANTS, ENCODER_VARIANTS,
                      ESSENTIAL_THRESHOLD, ISO_GRID, MIN_LR, RIDGE_FIELDS, SV_TOP, T0, T_MULT, WEIGHT_DECAY,
                      LinearityConfig, parse_variant)
-from .curves import (CONTROL_COUNTS, FLAT_OVER_DOUBLING, GAP_CLOSED, NEAR_LINEAR_SKILL, X_KERNEL, GramCurve,
-                     PrimalRidge, curve_row, curve_verdict, fit_and_score, gap_closed, ridge_for)
+from .curves import (CONTROL_COUNTS, FLAT_OVER_DOUBLING, GAP_CLOSED, NEAR_LINEAR_SKILL, X_KERNEL, GramCurve, curve_row,
+                     curve_verdict, fit_and_score, gap_closed)
+from .ridgefit import PrimalRidge, RidgePath, centred_grams, one_cpu_thread, ridge_for, scores

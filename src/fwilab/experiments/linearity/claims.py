@@ -174,6 +174,10 @@ def _ridge_claims(config: LinearityConfig, metrics: dict[str, Any], arrays, size
                     f"{r['skill']:.3f}, test MAE / range {100 * r['test']['rel_mae']:.1f} % (training-mean predictor "
                     f"{100 * r['mean_predictor']['rel_mae']:.1f} %), test / train MSE ×{r['test']['mse'] / r['train']['mse']:.1f}, "
                     f"α = {_alpha(r['alpha'], ALPHAS)} — {verdicts[fam][1]}")
+    lin_input = {f: metrics.get("ablations", {}).get(f, {}).get("variants", {}).get("linear-input") for f in fams}
+    if all(lin_input.values()):
+        rows.append("with linear input amplitudes instead of sign·log1p (an ablation, not judged): test R² "
+                    + ", ".join(f"{f} {lin_input[f]['test']['r2']:.3f}" for f in fams) + " at the largest n")
     claims.append(Claim(
         id="invlint.near-linear", paper="InvLINT",
         statement="After the sine and Gaussian integral transforms, seismic data and velocity are related by a "

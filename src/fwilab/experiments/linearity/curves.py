@@ -21,14 +21,13 @@ samples (:class:`GramCurve`), centred per n by the first n training samples.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 
 from ...models.ridge import singular_values
 from .config import ESSENTIAL_THRESHOLD
+from .ridgefit import RidgePath, ridge_for, scores
 
 #: test R² at or above which a converged fit calls the relation near-linear (see the module docstring)
 NEAR_LINEAR_SKILL: float = 0.9
@@ -41,81 +40,6 @@ FLAT_OVER_DOUBLING: float = 0.01
 CONTROL_COUNTS: tuple[int, ...] = (16, 64)
 #: the x-dependent encoder kernel tried against the receiver average (the paper's best on Marmousi, Table 2)
 X_KERNEL: str = "sin_cos"
-
-
-def _eigh(K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    from .compute import one_cpu_thread
-
-    if K.device.type != "cpu":
-        return torch.linalg.eigh(K)
-    with one_cpu_thread():
-        return torch.linalg.eigh(K)
-
-
-class PrimalRidge:
-    """Ridge regression ``Y ≈ (U − ū) W + ȳ`` in feature space, for many α from one eigendecomposition.
-
-    With ``Uc = U − ū`` [n, D] and ``Uc_ᵀUc = V Λ Vᵀ`` [D, D], ``W(α) = V (Λ + α)⁻¹ Vᵀ Ucᵀ (Y − ȳ)``:
-    the same map as the dual :class:`~fwilab.experiments.linearity.compute.RidgePath` (intercept
-    fitted, not penalised), at a cost of n·D² instead of D·n², so for n > D. Float64 throughout.
-    Shares the dual's ``project / targets / predict / select`` interface.
-    """
-
-    def __init__(self, U: torch.Tensor):
-        U = torch.as_tensor(U).to(torch.float64)
-        if U.dim() != 2 or U.shape[0] < 2:
-            raise ValueError(f"U must be [n >= 2, D], got {tuple(U.shape)}")
-        self.mean = U.mean(0)
-        self.Uc = U - self.mean
-        lam, self.V = _eigh(self.Uc.T @ self.Uc)
-        self.lam = lam.clamp_min(0.0)
-
-    @property
-    def n(self) -> int:
-        return self.Uc.shape[0]
-
-    def project(self, U_new: torch.Tensor) -> torch.Tensor:
-        """``(U' − ū) V`` [n_new, D]."""
-        return (U_new.to(self.Uc) - self.mean) @ self.V
-
-    def targets(self, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(Vᵀ Ucᵀ (Y − ȳ), ȳ)`` for training targets ``Y [n, M]``."""
-        Y = Y.to(self.Uc)
-        if Y.dim() != 2 or Y.shape[0] != self.n:
-            raise ValueError(f"Y must be [{self.n}, M], got {tuple(Y.shape)}")
-        mean = Y.mean(0)
-        return self.V.T @ (self.Uc.T @ (Y - mean)), mean
-
-    def predict(self, basis: torch.Tensor, targets, alpha: float) -> torch.Tensor:
-        if not (alpha > 0 and math.isfinite(alpha)):
-            raise ValueError(f"alpha must be a finite number > 0, got {alpha}")
-        R, mean = targets
-        return (basis / (self.lam + alpha)) @ R + mean
-
-    def select(self, basis_val, targets, Y_val, alphas: Sequence[float]) -> tuple[float, list[float]]:
-        """The α of ``alphas`` with the smallest validation MSE, and the MSE of each α."""
-        Y_val = Y_val.to(self.Uc)
-        mses = [float((self.predict(basis_val, targets, a) - Y_val).pow(2).mean()) for a in alphas]
-        return float(alphas[int(np.argmin(mses))]), mses
-
-    def weight(self, targets, alpha: float) -> torch.Tensor:
-        """The map A = Wᵀ [M, D] at ``alpha``."""
-        R, _ = targets
-        return (self.V @ (R / (self.lam + alpha)[:, None])).T
-
-
-def ridge_for(U: torch.Tensor):
-    """The cheaper exact ridge solver for ``U [n, D]``: primal where n > D, else the dual RidgePath."""
-    from .compute import RidgePath
-
-    U = U.reshape(U.shape[0], -1)
-    return PrimalRidge(U) if U.shape[0] > U.shape[1] else RidgePath.from_features(U)
-
-
-def _score(pred: torch.Tensor, Y: torch.Tensor) -> dict[str, float]:
-    from .compute import scores
-
-    return scores(pred, Y)
 
 
 def fit_and_score(path, bases: dict[str, torch.Tensor], Y: dict[str, torch.Tensor], n: int,
@@ -135,11 +59,11 @@ def fit_and_score(path, bases: dict[str, torch.Tensor], Y: dict[str, torch.Tenso
     Yn = Y["train"][:n]
     tg = path.targets(Yn)
     alpha, val_mse = path.select(bases["val"], tg, Y["val"], alphas)
-    train = _score(path.predict(bases["train"], tg, alpha), Yn)
+    train = scores(path.predict(bases["train"], tg, alpha), Yn)
     pred = path.predict(bases["test"], tg, alpha)
-    test = _score(pred, Y["test"])
+    test = scores(pred, Y["test"])
     mean_pred = Yn.to(torch.float64).mean(0, keepdim=True).expand_as(Y["test"])
-    base = _score(mean_pred, Y["test"])
+    base = scores(mean_pred, Y["test"])
     return {"n": int(n), "alpha": alpha, "train": train, "test": test, "gap": train["r2"] - test["r2"],
             "skill": 1.0 - test["mse"] / base["mse"] if base["mse"] > 0 else float("nan"),
             "mean_predictor": base, "val_mse": val_mse, "_targets": tg, "_test_pred": pred}
@@ -192,8 +116,6 @@ class GramCurve:
 
     def row(self, Y: dict[str, torch.Tensor], n: int, alphas: Sequence[float]) -> dict[str, Any]:
         """:func:`fit_and_score` on the first ``n`` training samples."""
-        from .compute import RidgePath
-
         n_train, n_val, _ = self.sizes
         if not 2 <= n <= n_train:
             raise ValueError(f"n must be in [2, {n_train}], got {n}")

@@ -28,6 +28,7 @@ from fwilab.physics.acquisition import OPENFWI
     (dict(n_gauss=100), "gauss_counts"),
     (dict(learning_sizes=[1]), "learning_sizes"),
     (dict(variant_seeds=0), "variant_seeds"),
+    (dict(single_seed_variants=["decoder:conv9"]), "single_seed_variants"),
     (dict(inversionnet_width=1.5), "inversionnet_width"),
     (dict(encoder_alpha=-1.0), "encoder_alpha"),
     (dict(reference_baselines=True, n_train=7), "reference_baselines needs the baselines chapter's splits"),
@@ -54,7 +55,8 @@ def test_cpu_preset_reuses_the_baselines_splits_and_reference_networks():
     assert cpu.families == ("flatvel-a", "curvevel-a", "flatfault-a")
     # every distinct sine component of a decimated record once: N = nt − 2
     assert cpu.transform_acquisition.nt == cpu.data_nt == 250 and cpu.n_sine == 248
-    assert cpu.variant_seeds == 3 and "decoder:deconv-conv5" in cpu.variants
+    assert cpu.variant_seeds == 3 and cpu.single_seed_variants == ("decoder:deconv-conv5",)
+    assert set(cpu.single_seed_variants) <= set(cpu.variants) and cpu.epochs == 35   # 5 + 10 + 20: a cycle ends
     full = make_config("linearity", "full")
     assert (full.n_sine, full.n_gauss, full.batch_size, full.lr) == (2048, 512, 128, 1e-3)   # §4.1.2
     assert len(full.families) == 5 and full.variants == lin.ALL_VARIANTS

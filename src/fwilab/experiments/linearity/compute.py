@@ -433,7 +433,8 @@ def run(config: LinearityConfig) -> Artifact:
         if not config.reference_baselines:
             jobs += [("inversionnet", None, s) for s in config.seeds]
         if fam in config.variant_families:
-            jobs += [("invlint", v, config.seed + k) for v in config.variants for k in range(config.variant_seeds)]
+            jobs += [("invlint", v, config.seed + k) for v in config.variants
+                     for k in range(1 if v in config.single_seed_variants else config.variant_seeds)]
         for model, variant, seed in jobs:
             tag = "" if variant is None else "-" + variant.replace(":", "-")
             name = f"{model}{tag}-{fam}-s{seed}"

@@ -33,6 +33,32 @@ The network is conditioned on ``t ∈ {1 … T}``; ``q_sample`` at ``t = 0`` ret
 Randomness: the samplers draw ``x_T`` (unless given) and then one ``N(0, I)`` tensor per step
 (ancestral; DDIM when ``η > 0``) from ``generator``, in that order.
 
+**Two schedules** (``NoiseSchedule(beta_schedule=...)``, :data:`BETA_SCHEDULES`): ``"linear"`` (LDM,
+above; the default, WaveDiffusion's) and ``"cosine"`` (Nichol & Dhariwal 2021, eq. 17; UB-Diff's,
+:meth:`NoiseSchedule.cosine`)::
+
+    f(t) = cos²(((t/T) + s)/(1 + s)·π/2),   s = 0.008
+    β_t = min(1 − f(t)/f(t − 1), 0.999)   (t = 1 … T),   ᾱ_t = Π_{s ≤ t} (1 − β_s)
+
+so ``ᾱ_t = f(t)/f(0)`` wherever no β is clipped; only ``β_T`` is (``f(T) = 0``), which keeps
+``ᾱ_T = 0.001·ᾱ_{T−1} > 0`` (lucidrains' ``cosine_beta_schedule``, which UB-Diff's release uses).
+
+**Two parameterisations** (``NoiseSchedule(parameterization=...)``, :data:`PARAMETERIZATIONS`): the
+network predicts ``ε`` (``"eps"``, the default) or ``v = √ᾱ_t·ε − √(1 − ᾱ_t)·x_0`` (``"v"``,
+Salimans & Ho 2022, §4 — "v" here is that target, not a seismic velocity). From ``(x_t, v)`` both
+are recovered without dividing by anything: ``x_0 = √ᾱ_t·x_t − √(1 − ᾱ_t)·v`` and
+``ε = √(1 − ᾱ_t)·x_t + √ᾱ_t·v`` (:meth:`NoiseSchedule.x0_from_v`, :meth:`NoiseSchedule.eps_from_v`;
+they follow from ``ᾱ + (1 − ᾱ) = 1``). The parameterisation belongs to the schedule object, so its
+loss and its samplers cannot disagree about what the network's output means. The samplers turn
+every output into ``(ε̂, x̂_0)`` (:meth:`NoiseSchedule.predictions`) and proceed as above, optionally
+clipping ``x̂_0`` to ``[−c, c]`` (``clip_x0``; then ``ε̂`` is re-derived from the clipped ``x̂_0``).
+
+**Losses** (:meth:`NoiseSchedule.training_loss`): ``loss="l1"`` (default; WaveDiffusion) or
+``"mse"``, of the prediction against its target (``ε`` or ``v``), per sample, then weighted by
+``weighting="uniform"`` (default) or ``"alpha_bar"``: ``ᾱ_t = SNR/(SNR + 1)``, the weight of
+lucidrains' ``pred_v`` objective that UB-Diff trains with. With ``"v"``, ``"mse"`` and
+``"alpha_bar"`` the loss equals the ε-MSE of the implied ``ε̂`` exactly (``ε − ε̂ = √ᾱ_t·(v − v̂)``).
+
 :class:`LatentDiffusion` wraps a :class:`~fwilab.layers.unet.UNet` ``ε_θ`` and a schedule, sized by a
 frozen :class:`LatentDiffusionConfig` whose latent shape comes from the stage-1
 :class:`~fwilab.models.vqae.VQAEConfig`.
@@ -45,7 +71,6 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from fwilab.layers.unet import UNet
@@ -56,7 +81,19 @@ LINEAR_START: float = 0.0015
 LINEAR_END: float = 0.0155
 TIMESTEPS: int = 1000
 
-#: ``eps_model(x_t [B, C, H, W], t [B] int64) → ε̂ [B, C, H, W]``
+#: Nichol & Dhariwal 2021, eq. 17: the cosine schedule's offset s
+COSINE_OFFSET: float = 0.008
+#: Nichol & Dhariwal 2021, §3.2: "we clip β_t to be no larger than 0.999"
+MAX_BETA: float = 0.999
+#: the β schedules :class:`NoiseSchedule` builds
+BETA_SCHEDULES: tuple[str, ...] = ("linear", "cosine")
+#: what the network predicts: the noise ε, or v = √ᾱ·ε − √(1 − ᾱ)·x_0 (Salimans & Ho 2022)
+PARAMETERIZATIONS: tuple[str, ...] = ("eps", "v")
+#: elementwise losses and per-step weightings of :meth:`NoiseSchedule.training_loss`
+LOSSES: tuple[str, ...] = ("l1", "mse")
+WEIGHTINGS: tuple[str, ...] = ("uniform", "alpha_bar")
+
+#: ``eps_model(x_t [B, …], t [B] int64) → [B, …]``: ε̂ or v̂, as the schedule's ``parameterization`` says
 EpsModel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: called after each sampler step with the new step index and the state ``x_t`` there
 StepCallback = Callable[[int, torch.Tensor], None]
@@ -72,21 +109,59 @@ def ldm_linear_betas(timesteps: int = TIMESTEPS, start: float = LINEAR_START, en
     return torch.linspace(math.sqrt(start), math.sqrt(end), timesteps, dtype=torch.float64) ** 2
 
 
+def cosine_betas(timesteps: int, offset: float = COSINE_OFFSET, max_beta: float = MAX_BETA) -> torch.Tensor:
+    """Nichol & Dhariwal's cosine schedule: ``β_t = min(1 − f(t)/f(t − 1), max_beta)``, float64 ``[T]``.
+
+    ``f(t) = cos²(((t/T) + s)/(1 + s)·π/2)`` for ``t = 0 … T`` (``s = offset``); ``β_1 … β_T``.
+    """
+    if not isinstance(timesteps, int) or isinstance(timesteps, bool) or timesteps < 2:
+        raise ValueError(f"the schedule needs an integer number of timesteps ≥ 2, got {timesteps!r}")
+    if not (math.isfinite(offset) and offset > 0):
+        raise ValueError(f"the cosine schedule needs an offset s > 0, got {offset!r}")
+    if not 0.0 < max_beta < 1.0:
+        raise ValueError(f"the cosine schedule needs 0 < max_beta < 1, got {max_beta!r}")
+    t = torch.arange(timesteps + 1, dtype=torch.float64)
+    f = torch.cos((t / timesteps + offset) / (1 + offset) * math.pi / 2) ** 2
+    return (1.0 - f[1:] / f[:-1]).clamp(max=max_beta)
+
+
+def _choice(name: str, value: str, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise ValueError(f"{name}={value!r}: choose one of {options}")
+    return value
+
+
 class NoiseSchedule(nn.Module):
     """The DDPM noise schedule and its samplers, on the ``t ∈ {0 … T}`` convention (module docstring).
 
+    Args:
+        timesteps: T.
+        beta_start, beta_end: the ``"linear"`` schedule's end points (unused by ``"cosine"``).
+        beta_schedule: ``"linear"`` (LDM; default) or ``"cosine"`` (Nichol & Dhariwal; see also
+            :meth:`cosine`).
+        cosine_offset: the cosine schedule's ``s`` (0.008).
+        parameterization: ``"eps"`` (default) or ``"v"``: what the network passed to the loss and
+            the samplers predicts.
+
     Buffers (float64, ``[T + 1]``, indexed by ``t``; not saved in the state dict — they follow from
-    the three arguments): ``betas``, ``alphas``, ``alphas_cumprod`` (ᾱ), its square root and that of
+    the arguments): ``betas``, ``alphas``, ``alphas_cumprod`` (ᾱ), its square root and that of
     ``1 − ᾱ``, ``posterior_variance``
     (β̃, 0 at t = 0 and t = 1), ``posterior_mean_coef_x0``, ``posterior_mean_coef_xt`` (0 at t = 0).
     Coefficients are gathered in float64 and cast to the data's dtype.
     """
 
-    def __init__(self, timesteps: int = TIMESTEPS, beta_start: float = LINEAR_START, beta_end: float = LINEAR_END):
+    def __init__(self, timesteps: int = TIMESTEPS, beta_start: float = LINEAR_START, beta_end: float = LINEAR_END,
+                 *, beta_schedule: str = "linear", cosine_offset: float = COSINE_OFFSET,
+                 parameterization: str = "eps"):
         super().__init__()
         self.timesteps = timesteps
+        self.beta_schedule = _choice("beta_schedule", beta_schedule, BETA_SCHEDULES)
+        self.parameterization = _choice("parameterization", parameterization, PARAMETERIZATIONS)
         self.beta_start, self.beta_end = float(beta_start), float(beta_end)
-        betas = torch.cat([torch.zeros(1, dtype=torch.float64), ldm_linear_betas(timesteps, beta_start, beta_end)])
+        self.cosine_offset = float(cosine_offset)
+        schedule = ldm_linear_betas(timesteps, beta_start, beta_end) if beta_schedule == "linear" \
+            else cosine_betas(timesteps, cosine_offset)
+        betas = torch.cat([torch.zeros(1, dtype=torch.float64), schedule])
         alphas = 1.0 - betas
         alphas_cumprod = torch.cumprod(alphas, dim=0)
         previous = torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]])   # ᾱ_{t−1}
@@ -104,8 +179,16 @@ class NoiseSchedule(nn.Module):
         for name, value in buffers.items():
             self.register_buffer(name, value, persistent=False)
 
+    @classmethod
+    def cosine(cls, timesteps: int, offset: float = COSINE_OFFSET, *, parameterization: str = "eps"
+               ) -> "NoiseSchedule":
+        """The cosine schedule of Nichol & Dhariwal (2021) over ``timesteps`` steps (offset ``s``)."""
+        return cls(timesteps, beta_schedule="cosine", cosine_offset=offset, parameterization=parameterization)
+
     def extra_repr(self) -> str:
-        return f"timesteps={self.timesteps}, beta_start={self.beta_start}, beta_end={self.beta_end}"
+        shape = f"beta_start={self.beta_start}, beta_end={self.beta_end}" if self.beta_schedule == "linear" \
+            else f"cosine_offset={self.cosine_offset}"
+        return f"timesteps={self.timesteps}, {self.beta_schedule}, {shape}, parameterization={self.parameterization}"
 
     # ------------------------------------------------------------------ helpers
 
@@ -145,6 +228,54 @@ class NoiseSchedule(nn.Module):
         noise_part = self._at(self.sqrt_one_minus_alphas_cumprod, t, x_t) * eps
         return (x_t - noise_part) / self._at(self.sqrt_alphas_cumprod, t, x_t)
 
+    def predict_eps(self, x_t: torch.Tensor, t: torch.Tensor | int, x0: torch.Tensor) -> torch.Tensor:
+        """``ε̂ = (x_t − √ᾱ_t·x_0)/√(1 − ᾱ_t)`` for ``t`` in ``1 … T``, the noise that makes ``x0`` reach ``x_t``."""
+        t = self._steps(t, x_t, lowest=1)
+        signal = self._at(self.sqrt_alphas_cumprod, t, x_t) * x0
+        return (x_t - signal) / self._at(self.sqrt_one_minus_alphas_cumprod, t, x_t)
+
+    def v_target(self, x0: torch.Tensor, t: torch.Tensor | int, eps: torch.Tensor) -> torch.Tensor:
+        """The v-parameterisation's target ``v = √ᾱ_t·ε − √(1 − ᾱ_t)·x_0`` (Salimans & Ho 2022), ``[B, …]``."""
+        t = self._steps(t, x0)
+        if eps.shape != x0.shape:
+            raise ValueError(f"noise {tuple(eps.shape)} and x0 {tuple(x0.shape)} differ in shape")
+        a, b = self._at(self.sqrt_alphas_cumprod, t, x0), self._at(self.sqrt_one_minus_alphas_cumprod, t, x0)
+        return a * eps - b * x0
+
+    def x0_from_v(self, x_t: torch.Tensor, t: torch.Tensor | int, v: torch.Tensor) -> torch.Tensor:
+        """``x_0 = √ᾱ_t·x_t − √(1 − ᾱ_t)·v``: exact for the ``v`` of :meth:`v_target`."""
+        t = self._steps(t, x_t)
+        a, b = self._at(self.sqrt_alphas_cumprod, t, x_t), self._at(self.sqrt_one_minus_alphas_cumprod, t, x_t)
+        return a * x_t - b * v
+
+    def eps_from_v(self, x_t: torch.Tensor, t: torch.Tensor | int, v: torch.Tensor) -> torch.Tensor:
+        """``ε = √(1 − ᾱ_t)·x_t + √ᾱ_t·v``: exact for the ``v`` of :meth:`v_target`."""
+        t = self._steps(t, x_t)
+        a, b = self._at(self.sqrt_alphas_cumprod, t, x_t), self._at(self.sqrt_one_minus_alphas_cumprod, t, x_t)
+        return b * x_t + a * v
+
+    def predictions(self, model: EpsModel, x_t: torch.Tensor, t: torch.Tensor | int,
+                    clip_x0: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ε̂, x̂_0)`` from the network's output at ``x_t``, ``t`` in ``1 … T`` (its ``parameterization``).
+
+        ``clip_x0 = c`` clamps ``x̂_0`` to ``[−c, c]`` (for data known to lie there, e.g. a tanh latent)
+        and re-derives ``ε̂`` from the clamped ``x̂_0``; ``None`` leaves both as predicted.
+        """
+        t = self._steps(t, x_t, lowest=1)
+        out = model(x_t, t)
+        if out.shape != x_t.shape:
+            raise ValueError(f"the model returned {tuple(out.shape)} for inputs {tuple(x_t.shape)}")
+        if self.parameterization == "eps":
+            eps, x0 = out, self.predict_x0(x_t, t, out)
+        else:
+            eps, x0 = self.eps_from_v(x_t, t, out), self.x0_from_v(x_t, t, out)
+        if clip_x0 is not None:
+            if not (math.isfinite(clip_x0) and clip_x0 > 0):
+                raise ValueError(f"clip_x0 must be a positive finite bound, got {clip_x0!r}")
+            x0 = x0.clamp(-clip_x0, clip_x0)
+            eps = self.predict_eps(x_t, t, x0)
+        return eps, x0
+
     def q_posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor | int
                     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean ``[B, …]`` and variance ``[B, 1, …, 1]`` of ``q(x_{t−1} | x_t, x_0)`` for ``t`` in ``1 … T``."""
@@ -157,11 +288,19 @@ class NoiseSchedule(nn.Module):
     # ------------------------------------------------------------------ training
 
     def training_loss(self, eps_model: EpsModel, x0: torch.Tensor, t: torch.Tensor | None = None,
-                      noise: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """L1 noise-prediction loss ``mean|ε − ε_θ(x_t, t)|`` (WaveDiffusion §A.1.2: "L_1").
+                      noise: torch.Tensor | None = None, generator: torch.Generator | None = None, *,
+                      loss: str = "l1", weighting: str = "uniform") -> torch.Tensor:
+        """Denoising loss of the network's prediction against its target (module docstring, "Losses").
+
+        The target is ``ε`` (``parameterization="eps"``) or ``v = √ᾱ_t·ε − √(1 − ᾱ_t)·x_0``
+        (``"v"``); ``loss="l1"`` (default; WaveDiffusion §A.1.2: "L_1") or ``"mse"``, averaged over
+        each sample, weighted by ``1`` (``weighting="uniform"``) or ``ᾱ_t = SNR/(SNR + 1)``
+        (``"alpha_bar"``), averaged over the batch. The default is ``mean|ε − ε_θ(x_t, t)|``.
 
         ``t`` defaults to ``U{1 … T}`` per sample and ``noise`` to ``N(0, I)``, both from ``generator``.
         """
+        _choice("loss", loss, LOSSES)
+        _choice("weighting", weighting, WEIGHTINGS)
         b = x0.shape[0]
         if t is None:
             t = torch.randint(1, self.timesteps + 1, (b,), generator=generator, device=x0.device)
@@ -171,7 +310,12 @@ class NoiseSchedule(nn.Module):
         prediction = eps_model(self.q_sample(x0, t, noise), t)
         if prediction.shape != noise.shape:
             raise ValueError(f"the noise model returned {tuple(prediction.shape)} for inputs {tuple(noise.shape)}")
-        return F.l1_loss(prediction, noise)
+        target = noise if self.parameterization == "eps" else self.v_target(x0, t, noise)
+        error = prediction - target
+        per_sample = (error.abs() if loss == "l1" else error.square()).reshape(b, -1).mean(dim=1)
+        if weighting == "alpha_bar":
+            per_sample = per_sample * self.alphas_cumprod.to(x0.device)[t].to(per_sample.dtype)
+        return per_sample.mean()
 
     # ------------------------------------------------------------------ sampling
 
@@ -186,10 +330,10 @@ class NoiseSchedule(nn.Module):
 
     @torch.no_grad()
     def p_sample(self, eps_model: EpsModel, x_t: torch.Tensor, t: int,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, *, clip_x0: float | None = None) -> torch.Tensor:
         """One ancestral step ``x_t → x_{t−1} ~ N(μ̃_t(x_t, x̂_0), β̃_t·I)`` for one ``t`` in ``1 … T``."""
         steps = self._steps(t, x_t, lowest=1)
-        x0_hat = self.predict_x0(x_t, steps, eps_model(x_t, steps))
+        _, x0_hat = self.predictions(eps_model, x_t, steps, clip_x0)
         mean, variance = self.q_posterior(x0_hat, x_t, steps)
         z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)
         return mean + variance.sqrt() * z
@@ -197,11 +341,12 @@ class NoiseSchedule(nn.Module):
     @torch.no_grad()
     def p_sample_loop(self, eps_model: EpsModel, shape: Sequence[int], *, noise: torch.Tensor | None = None,
                       generator: torch.Generator | None = None, device: torch.device | str = "cpu",
-                      dtype: torch.dtype = torch.float32, callback: StepCallback | None = None) -> torch.Tensor:
+                      dtype: torch.dtype = torch.float32, callback: StepCallback | None = None,
+                      clip_x0: float | None = None) -> torch.Tensor:
         """Ancestral sampling ``x_T ~ N(0, I)`` (or ``noise``) → ``x_0`` in ``T`` steps; ``[*shape]``."""
         x = self._start(shape, noise, generator, device, dtype)
         for t in range(self.timesteps, 0, -1):
-            x = self.p_sample(eps_model, x, t, generator)
+            x = self.p_sample(eps_model, x, t, generator, clip_x0=clip_x0)
             if callback is not None:
                 callback(t - 1, x)
         return x
@@ -216,7 +361,7 @@ class NoiseSchedule(nn.Module):
     def ddim_sample_loop(self, eps_model: EpsModel, shape: Sequence[int], steps: int, *, eta: float = 0.0,
                          noise: torch.Tensor | None = None, generator: torch.Generator | None = None,
                          device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-                         callback: StepCallback | None = None) -> torch.Tensor:
+                         callback: StepCallback | None = None, clip_x0: float | None = None) -> torch.Tensor:
         """DDIM sampling over :meth:`ddim_timesteps` ``(steps)`` with stochasticity ``η ≥ 0``; ``[*shape]``."""
         if not (math.isfinite(eta) and eta >= 0):
             raise ValueError(f"DDIM eta must be finite and ≥ 0, got {eta!r}")
@@ -224,9 +369,7 @@ class NoiseSchedule(nn.Module):
         x = self._start(shape, noise, generator, device, dtype)
         abar = self.alphas_cumprod
         for t, prev in zip(schedule[:-1], schedule[1:]):
-            t_batch = self._steps(t, x, lowest=1)
-            eps = eps_model(x, t_batch)
-            x0_hat = self.predict_x0(x, t_batch, eps)
+            eps, x0_hat = self.predictions(eps_model, x, self._steps(t, x, lowest=1), clip_x0)
             a_t, a_prev = float(abar[t]), float(abar[prev])
             sigma = eta * math.sqrt((1.0 - a_prev) / (1.0 - a_t) * (1.0 - a_t / a_prev))
             x = math.sqrt(a_prev) * x0_hat + math.sqrt(max(1.0 - a_prev - sigma ** 2, 0.0)) * eps
@@ -371,5 +514,6 @@ class LatentDiffusion(nn.Module):
         return self.schedule.ddim_sample_loop(self, shape, steps, eta=eta, **kw)
 
 
-__all__ = ["LINEAR_END", "LINEAR_START", "TIMESTEPS", "LatentDiffusion", "LatentDiffusionConfig", "NoiseSchedule",
+__all__ = ["BETA_SCHEDULES", "COSINE_OFFSET", "LINEAR_END", "LINEAR_START", "LOSSES", "MAX_BETA", "PARAMETERIZATIONS",
+           "TIMESTEPS", "WEIGHTINGS", "LatentDiffusion", "LatentDiffusionConfig", "NoiseSchedule", "cosine_betas",
            "ldm_linear_betas"]

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from fwilab.layers.unet import UNet, timestep_embedding
+from fwilab.layers.unet import TimestepEmbedding, UNet, timestep_embedding
 
 
 def unet(**kw) -> UNet:
@@ -43,6 +43,15 @@ def test_every_parameter_gets_a_gradient():
     model(torch.randn(2, 4, 8, 8), torch.tensor([3, 900])).square().mean().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not float(p.grad.abs().max()) > 1e-6]
     assert missing == []
+
+
+def test_the_time_embedding_keeps_ldm_parameter_names():
+    unet = UNet(2, model_channels=8, channel_mult=(1,), heads=1)
+    names = [n for n in unet.state_dict() if n.startswith("time_embed.")]
+    assert names == ["time_embed.0.weight", "time_embed.0.bias", "time_embed.2.weight", "time_embed.2.bias"]
+    embed = TimestepEmbedding(8, 32)
+    t = torch.tensor([1, 7])
+    torch.testing.assert_close(embed(t), embed[2](torch.nn.functional.silu(embed[0](timestep_embedding(t, 8)))))
 
 
 def test_the_output_depends_on_the_step():

@@ -63,6 +63,26 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = MAX_PERIOD
     return F.pad(emb, (0, dim % 2))
 
 
+class TimestepEmbedding(nn.Sequential):
+    """The diffusion step as a learned vector: :func:`timestep_embedding` → Linear → SiLU → Linear.
+
+    ``t [B]`` → sinusoids ``[B, frequency_dim]`` → ``[B, dim]`` (LDM's ``time_embed``; the UNet uses
+    ``frequency_dim = model_channels`` and ``dim = 4·model_channels``). A ``Sequential``, so its
+    parameters are named ``0.weight`` … ``2.bias`` as LDM's.
+    """
+
+    def __init__(self, frequency_dim: int, dim: int):
+        if frequency_dim < 1 or dim < 1:
+            raise ValueError(f"TimestepEmbedding needs positive widths, got frequency_dim={frequency_dim}, dim={dim}")
+        super().__init__(nn.Linear(frequency_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.frequency_dim = frequency_dim
+
+    def forward(self, t: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """``t [B]`` → ``[B, dim]``; the sinusoids are cast to ``dtype`` (default: the weights')."""
+        emb = timestep_embedding(t, self.frequency_dim)
+        return super().forward(emb.to(dtype or self[0].weight.dtype))
+
+
 class UNet(nn.Module):
     """Time-conditioned UNet predicting the noise of a diffusion step (see the module docstring).
 
@@ -90,7 +110,7 @@ class UNet(nn.Module):
         self.model_channels = model_channels
         self.channel_mult = tuple(channel_mult)
         time_dim = 4 * model_channels
-        self.time_embed = nn.Sequential(nn.Linear(model_channels, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
+        self.time_embed = TimestepEmbedding(model_channels, time_dim)
 
         def block(c_in: int, c_out: int) -> ResidualBlock:
             return ResidualBlock(c_in, c_out, time_dim, dropout=dropout, scale_shift=scale_shift, groups=groups)
@@ -134,7 +154,7 @@ class UNet(nn.Module):
             t = t.expand(x.shape[0])
         if t.shape != (x.shape[0],):
             raise ValueError(f"UNet expects steps t of shape [{x.shape[0]}] (one per sample), got {tuple(t.shape)}")
-        emb = self.time_embed(timestep_embedding(t, self.model_channels).to(x.dtype))
+        emb = self.time_embed(t, x.dtype)
         h = self.conv_in(x)
         skips = []
         for blocks, down in zip(self.down, self.downsample):
@@ -150,4 +170,4 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
-__all__ = ["MAX_PERIOD", "UNet", "timestep_embedding"]
+__all__ = ["MAX_PERIOD", "TimestepEmbedding", "UNet", "timestep_embedding"]

@@ -76,20 +76,20 @@ decimated first (``nt = ceil(acquisition.nt / 4)``: 250 on OpenFWI), as for Wave
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fwilab.data.transforms import decimated_length
 from fwilab.layers.conv import LEAKY_RELU_SLOPE, NORMS, ConvTanhBlock, center_crop, conv_output_size, make_norm
 from fwilab.layers.mlp import MLPDenoiser
 from fwilab.layers.patches import PatchQueryDecoder, patch_grid
 from fwilab.layers.resnet import NORM_GROUPS, Downsample, ResidualBlock, group_norm
 from fwilab.models.diffusion import BETA_SCHEDULES, LOSSES, PARAMETERIZATIONS, WEIGHTINGS, NoiseSchedule, StepCallback
 from fwilab.models.inversionnet import DECODER_SIDE, inversionnet_decoder
+from fwilab.models.pairs import PairShapes, preset_fields
 from fwilab.physics.acquisition import OPENFWI, Acquisition
 from fwilab.training.ema import UBDIFF_EMA_DECAY, EMA
 from fwilab.training.losses import l1, mse
@@ -117,7 +117,7 @@ def _positive_int(owner: str, name: str, value: Any) -> None:
 
 
 @dataclass(frozen=True)
-class UBDiffConfig:
+class UBDiffConfig(PairShapes):
     """Sizes of UB-Diff's autoencoder and latent DDPM. Build with :meth:`preset` (``smoke | cpu | full``).
 
     Geometry (from the acquisition): ``n_shots``, ``nt`` (after decimation), ``n_receivers``, ``nz``,
@@ -211,16 +211,6 @@ class UBDiffConfig:
             raise ValueError(f"{owner}.ema_decay must lie in [0, 1), got {self.ema_decay!r}")
 
     @property
-    def seismic_shape(self) -> tuple[int, int, int]:
-        """One record: ``(n_shots, nt, n_receivers)``."""
-        return self.n_shots, self.nt, self.n_receivers
-
-    @property
-    def velocity_shape(self) -> tuple[int, int, int]:
-        """One map: ``(1, nz, nx)``."""
-        return 1, self.nz, self.nx
-
-    @property
     def patch_grid(self) -> tuple[int, int, int]:
         """Patches per (shot, time, receiver) axis of the seismic decoder."""
         return patch_grid(self.seismic_shape, self.patch_size)
@@ -268,15 +258,7 @@ class UBDiffConfig:
                         token_heads=4, condition_tokens=4, denoiser_width=256, denoiser_depth=3),
             "full": dict(),
         }
-        if profile not in sizes:
-            raise ValueError(f"unknown profile {profile!r}: choose one of {tuple(sizes)}")
-        unknown = set(overrides) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown UBDiffConfig field(s): {sorted(unknown)}")
-        q = overrides.get("time_decimation", cls.time_decimation)
-        geometry = dict(n_shots=acquisition.n_shots, nt=decimated_length(acquisition.nt, q),
-                        n_receivers=acquisition.n_receivers, nz=acquisition.nz, nx=acquisition.nx)
-        return cls(**{**geometry, **sizes[profile], **overrides})
+        return cls(**preset_fields(cls, profile, sizes, acquisition, overrides))
 
 
 # ----------------------------------------------------------------------------- the autoencoder

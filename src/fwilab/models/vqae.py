@@ -54,17 +54,17 @@ activation (the targets lie in [-1, 1] and L1 keeps the outputs there).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fwilab.data.transforms import decimated_length
 from fwilab.layers.quantize import COMMITMENT_WEIGHT, EMA_DECAY, VectorQuantizer
 from fwilab.layers.resnet import NORM_GROUPS, ResNetDecoder, ResNetEncoder, halving_strides
 from fwilab.layers.sobel import sobel_gradient_magnitude
+from fwilab.models.pairs import PairShapes, preset_fields
 from fwilab.physics.acquisition import OPENFWI, Acquisition
 
 VARIANTS: tuple[str, ...] = ("2vq", "1vq")
@@ -77,7 +77,7 @@ PAPER_VELOCITY_SIZE: tuple[int, int] = (64, 64)
 
 
 @dataclass(frozen=True)
-class VQAEConfig:
+class VQAEConfig(PairShapes):
     """Sizes of a stage-1 VQ autoencoder. Build with :meth:`preset` (``smoke | cpu | full``).
 
     Geometry (from the acquisition): ``n_shots``, ``nt`` (after decimation), ``n_receivers``,
@@ -159,14 +159,6 @@ class VQAEConfig:
         """One sample's diffusion latent: ``(latent_channels, h, w)``."""
         return (self.latent_channels, *self.latent_size)
 
-    @property
-    def seismic_shape(self) -> tuple[int, int, int]:
-        return self.n_shots, self.nt, self.n_receivers
-
-    @property
-    def velocity_shape(self) -> tuple[int, int, int]:
-        return 1, self.nz, self.nx
-
     def replace(self, **changes: Any) -> "VQAEConfig":
         return replace(self, **changes)
 
@@ -195,15 +187,7 @@ class VQAEConfig:
                         num_res_blocks=1, embed_dim=8, codebook_size=512, restart_after=50),
             "full": dict(),
         }
-        if profile not in sizes:
-            raise ValueError(f"unknown profile {profile!r}: choose one of {tuple(sizes)}")
-        unknown = set(overrides) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown VQAEConfig field(s): {sorted(unknown)}")
-        q = overrides.get("time_decimation", cls.time_decimation)
-        geometry = dict(n_shots=acquisition.n_shots, nt=decimated_length(acquisition.nt, q),
-                        n_receivers=acquisition.n_receivers, nz=acquisition.nz, nx=acquisition.nx)
-        return cls(**{**geometry, **sizes[profile], **overrides})
+        return cls(**preset_fields(cls, profile, sizes, acquisition, overrides))
 
 
 class VQAEOutput(NamedTuple):

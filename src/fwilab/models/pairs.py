@@ -8,7 +8,7 @@ The VQ autoencoders (:mod:`fwilab.models.vqae`) and UB-Diff (:mod:`fwilab.models
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict, fields, replace
 from typing import Any
 
 from fwilab.data.transforms import decimated_length
@@ -16,7 +16,14 @@ from fwilab.physics.acquisition import Acquisition
 
 
 class PairShapes:
-    """For a config with ``n_shots``, ``nt``, ``n_receivers``, ``nz``, ``nx``: one sample's shapes."""
+    """For a frozen config dataclass with ``n_shots``, ``nt``, ``n_receivers``, ``nz``, ``nx``: one sample's
+    shapes, and ``replace`` / ``to_dict``."""
+
+    def replace(self, **changes: Any):
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     @property
     def seismic_shape(self) -> tuple[int, int, int]:

@@ -76,7 +76,7 @@ decimated first (``nt = ceil(acquisition.nt / 4)``: 250 on OpenFWI), as for Wave
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -218,12 +218,6 @@ class UBDiffConfig(PairShapes):
     @property
     def n_patches(self) -> int:
         return math.prod(self.patch_grid)
-
-    def replace(self, **changes: Any) -> "UBDiffConfig":
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def preset(cls, profile: str, acquisition: Acquisition = OPENFWI, **overrides: Any) -> "UBDiffConfig":

@@ -54,7 +54,7 @@ activation (the targets lie in [-1, 1] and L1 keeps the outputs there).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -158,12 +158,6 @@ class VQAEConfig(PairShapes):
     def latent_shape(self) -> tuple[int, int, int]:
         """One sample's diffusion latent: ``(latent_channels, h, w)``."""
         return (self.latent_channels, *self.latent_size)
-
-    def replace(self, **changes: Any) -> "VQAEConfig":
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def preset(cls, profile: str, acquisition: Acquisition = OPENFWI, **overrides: Any) -> "VQAEConfig":

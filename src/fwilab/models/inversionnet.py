@@ -57,6 +57,34 @@ def scaled_dims(width: float, dims: tuple[int, ...] = OFFICIAL_DIMS) -> tuple[in
     return tuple(max(1, int(round(d * width))) for d in dims)
 
 
+def inversionnet_decoder(dims: tuple[int, ...], norm: str = "bn") -> nn.Sequential:
+    """InversionNet's decoder, ``[B, dims[4], 1, 1] → [B, dims[0], 80, 80]`` (OpenFWI ``deconv1_1`` … ``deconv5_2``).
+
+    A transposed conv of kernel 5 (1×1 → 5×5) and four of kernel 4, stride 2 (→ 80×80), each followed
+    by a 3×3 conv; widths ``dims[4], dims[3], …, dims[0]``. The map is centre-cropped and given its
+    conv + tanh head by the caller (:class:`InversionNet`, UB-Diff's velocity decoder).
+    """
+    if len(dims) != 5:
+        raise ValueError(f"InversionNet's decoder needs five channel widths (dim1..dim5), got {dims}")
+    d1, d2, d3, d4, d5 = dims
+    up = dict(kernel_size=4, stride=2, padding=1, norm=norm)
+    decoder = nn.Sequential()
+    for name, block in [
+        ("deconv1_1", DeconvBlock(d5, d5, kernel_size=5, norm=norm)),
+        ("deconv1_2", ConvBlock(d5, d5, norm=norm)),
+        ("deconv2_1", DeconvBlock(d5, d4, **up)),
+        ("deconv2_2", ConvBlock(d4, d4, norm=norm)),
+        ("deconv3_1", DeconvBlock(d4, d3, **up)),
+        ("deconv3_2", ConvBlock(d3, d3, norm=norm)),
+        ("deconv4_1", DeconvBlock(d3, d2, **up)),
+        ("deconv4_2", ConvBlock(d2, d2, norm=norm)),
+        ("deconv5_1", DeconvBlock(d2, d1, **up)),
+        ("deconv5_2", ConvBlock(d1, d1, norm=norm)),
+    ]:
+        decoder.add_module(name, block)
+    return decoder
+
+
 class InversionNet(nn.Module):
     """OpenFWI's InversionNet with shapes taken from an acquisition.
 
@@ -128,22 +156,7 @@ class InversionNet(nn.Module):
         self.code_kernel = (h, w)
         self.encoder.add_module("convblock8", ConvBlock(d4, d5, kernel_size=(h, w), padding=0, norm=norm))
 
-        self.decoder = nn.Sequential()
-        up = dict(kernel_size=4, stride=2, padding=1, norm=norm)
-        dec = [
-            ("deconv1_1", DeconvBlock(d5, d5, kernel_size=5, norm=norm)),
-            ("deconv1_2", ConvBlock(d5, d5, norm=norm)),
-            ("deconv2_1", DeconvBlock(d5, d4, **up)),
-            ("deconv2_2", ConvBlock(d4, d4, norm=norm)),
-            ("deconv3_1", DeconvBlock(d4, d3, **up)),
-            ("deconv3_2", ConvBlock(d3, d3, norm=norm)),
-            ("deconv4_1", DeconvBlock(d3, d2, **up)),
-            ("deconv4_2", ConvBlock(d2, d2, norm=norm)),
-            ("deconv5_1", DeconvBlock(d2, d1, **up)),
-            ("deconv5_2", ConvBlock(d1, d1, norm=norm)),
-        ]
-        for name, block in dec:
-            self.decoder.add_module(name, block)
+        self.decoder = inversionnet_decoder(self.dims, norm)
         self.head = ConvTanhBlock(d1, 1, norm=norm)  # OpenFWI deconv6
 
     @property

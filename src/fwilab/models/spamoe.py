@@ -61,6 +61,7 @@ from torch import nn
 
 from fwilab.layers.operators import EXPERT_KINDS, MNO_SCALES, build_expert
 from fwilab.layers.router import BAND_MODES, GATE_MODES, ROUTING_MODES, SpectralAttentionRouter
+from fwilab.layers.sobel import sobel_gradient_magnitude
 from fwilab.layers.spectral import (
     HIGH_BAND,
     LOW_BAND,
@@ -343,23 +344,6 @@ def _float32(x: torch.Tensor):
 
 
 # ----------------------------------------------------------------------------- released loss
-
-
-def sobel_gradient_magnitude(v: torch.Tensor) -> torch.Tensor:
-    """``|∇v|`` by normalised Sobel kernels (released ``GradL1``): ``[B, C, H, W]`` → same shape.
-
-    ``g_x = v ⋆ K_x``, ``K_x = [[1, 0, −1], [2, 0, −2], [1, 0, −1]] / 8``, ``K_y = K_xᵀ``
-    (cross-correlation, replicate padding), ``|∇v| = sqrt(g_x² + g_y² + 1e−12)``. A ramp
-    ``v = a·j`` gives ``|∇v| = |a|`` inside and ``|a|/2`` on the first/last column.
-    """
-    if v.dim() != 4:
-        raise ValueError(f"expected [batch, channel, H, W], got shape {tuple(v.shape)}")
-    kx = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], device=v.device, dtype=v.dtype) / 8.0
-    channels = v.shape[1]
-    padded = F.pad(v, (1, 1, 1, 1), mode="replicate")
-    gx = F.conv2d(padded, kx.expand(channels, 1, 3, 3), groups=channels)
-    gy = F.conv2d(padded, kx.t().expand(channels, 1, 3, 3), groups=channels)
-    return torch.sqrt(gx ** 2 + gy ** 2 + 1e-12)
 
 
 def windowed_fourier_magnitude(v: torch.Tensor) -> torch.Tensor:

@@ -88,7 +88,7 @@ def test_a_chapter_checks_every_familys_files_before_training(openfwi_root, monk
     root, _ = openfwi_root
     config = make_config("linearity", "cpu", families=["flatvel-a", "curvevel-a"], openfwi_dir=str(root),
                          variant_families=["flatvel-a"], encoder_kernel_families=["flatvel-a"], n_train=2,
-                         n_val=1, n_test=1)
+                         n_val=1, n_test=1, fwi_samples=1, reference_baselines=False)
     with pytest.raises(ValueError, match=r"CurveVel_A"):
         check_openfwi_files(config, config.families)
     assert make_config("linearity", "cpu", openfwi_dir="").openfwi_dir is None   # an empty path: generated data

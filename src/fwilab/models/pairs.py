@@ -8,16 +8,24 @@ The VQ autoencoders (:mod:`fwilab.models.vqae`) and UB-Diff (:mod:`fwilab.models
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from fwilab.data.transforms import decimated_length
 from fwilab.physics.acquisition import Acquisition
 
 
+@dataclass(frozen=True)
 class PairShapes:
-    """For a frozen config dataclass with ``n_shots``, ``nt``, ``n_receivers``, ``nz``, ``nx``: one sample's
-    shapes, and ``replace`` / ``to_dict``."""
+    """The geometry fields of a pair model's frozen config (OpenFWI's survey, records decimated
+    ×``time_decimation``: nt 1000 → 250), one sample's shapes, and ``replace`` / ``to_dict``."""
+
+    n_shots: int = 5
+    nt: int = 250
+    n_receivers: int = 70
+    nz: int = 70
+    nx: int = 70
+    time_decimation: int = 4
 
     def replace(self, **changes: Any):
         return replace(self, **changes)

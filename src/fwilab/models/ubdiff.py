@@ -136,12 +136,6 @@ class UBDiffConfig(PairShapes):
     ``diffusion_weighting``, ``clip_latent`` (clip ``x̂_0`` to [-1, 1] when sampling).
     """
 
-    n_shots: int = 5
-    nt: int = 250
-    n_receivers: int = 70
-    nz: int = 70
-    nx: int = 70
-    time_decimation: int = 4
     latent_dim: int = UBDIFF_LATENT_DIM
     encoder_channels: int = 32
     encoder_mult: tuple[int, ...] = (1, 2, 4, 8, 8)

@@ -93,12 +93,6 @@ class VQAEConfig(PairShapes):
     """
 
     variant: str = "2vq"
-    n_shots: int = 5
-    nt: int = 250
-    n_receivers: int = 70
-    nz: int = 70
-    nx: int = 70
-    time_decimation: int = 4
     latent_size: tuple[int, int] = (16, 16)
     velocity_size: tuple[int, int] = PAPER_VELOCITY_SIZE
     seismic_size: tuple[int, int] = (256, 64)

@@ -388,7 +388,8 @@ def _reference_runs(config: LinearityConfig, fam: str, splits: FamilySplits, arr
                                       device=config.device, progress=config.progress, splits=splits)
         runs.append({"model": "inversionnet", "variant": "default", "family": fam, "seed": seed,
                      "reference": "baselines", "train_total_s": m["train_s"], **m})
-        arrays.update({f"inversionnet-{fam}-s{seed}/{k}": v for k, v in a.items()})
+        arrays.update({f"inversionnet-{fam}-s{seed}/{k}": v for k, v in a.items()
+                       if seed == config.seed or k != "predictions"})
     return runs
 
 
@@ -400,9 +401,9 @@ def run(config: LinearityConfig) -> Artifact:
     ridge = config.ridge_unrelated()
     held: dict[str, FamilySplits] = {}
 
-    def piece(name: str, fn, unrelated=()) -> dict[str, Any]:
+    def piece(name: str, fn, unrelated=(), maps: bool = True) -> dict[str, Any]:
         m, a = run_piece(config, name, fn, unrelated=unrelated)
-        arrays.update({f"{name}/{k}": v for k, v in a.items()})
+        arrays.update({f"{name}/{k}": v for k, v in a.items() if maps or k != "predictions"})
         return m
 
     def splits_of(fam: str) -> FamilySplits:
@@ -442,7 +443,8 @@ def run(config: LinearityConfig) -> Artifact:
                 fn = lambda: _train_invlint(config, sp, seed, name, variant)  # noqa: E731
             else:
                 fn = lambda: _train_inversionnet(config, sp, seed, name)  # noqa: E731
-            m = piece(name, fn)
+            # the page shows the predicted maps of the default models' first seed only (each piece keeps its own)
+            m = piece(name, fn, maps=variant is None and seed == config.seed)
             metrics["runs"].append({"model": model, "variant": variant or "default", "family": fam,
                                     "seed": seed, **m})
         if config.reference_baselines:

@@ -141,13 +141,15 @@ class MultiscaleFNO(nn.Module):
 
 def build_expert(kind: str, in_channels: int, out_channels: int, width: int, n_modes: int,
                  grid_shape: tuple[int, int], n_layers: int | None = None,
-                 mno_scales: tuple[float, ...] = MNO_SCALES) -> nn.Module:
+                 mno_scales: tuple[float, ...] = MNO_SCALES, *, mno_channel_ratio: int = 4) -> nn.Module:
     """One SPAMoE expert by name: ``"fno"`` (4 layers), ``"mno"`` (1 layer run per branch),
-    ``"lno"`` (3 layers); ``n_layers`` overrides the released depth."""
+    ``"lno"`` (3 layers); ``n_layers`` overrides the released depth; ``mno_channel_ratio`` is the MNO's
+    lifting/projection MLP width as a multiple of ``width`` (released 4)."""
     if kind == "fno":
         return fourier_expert(in_channels, out_channels, width, n_modes, grid_shape, n_layers or 4)
     if kind == "mno":
-        return MultiscaleFNO(in_channels, out_channels, width, n_modes, grid_shape, mno_scales, n_layers or 1)
+        return MultiscaleFNO(in_channels, out_channels, width, n_modes, grid_shape, mno_scales, n_layers or 1,
+                             lifting_ratio=mno_channel_ratio, projection_ratio=mno_channel_ratio)
     if kind == "lno":
         return local_expert(in_channels, out_channels, width, n_modes, grid_shape, n_layers or 3)
     raise ValueError(f"unknown expert {kind!r}: choose from {EXPERT_KINDS}")

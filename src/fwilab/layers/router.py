@@ -68,8 +68,7 @@ from fwilab.layers.spectral import (
     BAND_SHARPNESS,
     RADIUS_CONVENTIONS,
     band_centres,
-    band_decompose,
-    centred_spectrum,
+    filter_real,
     hard_band_masks,
     normalised_radius,
     soft_band_masks,
@@ -220,7 +219,10 @@ class SpectralAttentionRouter(nn.Module):
     def gate_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(logits [B, E], attention [B, H·W] or None)``: the gate logits before the softmax and the
         attention over positions (None without ``freq_attention``)."""
-        amplitude = centred_spectrum(x).abs()                               # [B, C, H, W]
+        # fft2's own layout, not the centred one: the attention and its pooling treat positions alike
+        # (1×1 convolutions, a softmax over positions, a sum), so the logits and the attention's
+        # entropy and peak do not depend on the layout, and the shift (two rolls) is skipped
+        amplitude = torch.fft.fft2(x, dim=(-2, -1)).abs()                  # [B, C, H, W]
         repaired = self.gate_mode == "repaired"
         if repaired:
             amplitude = torch.log1p(amplitude)
@@ -257,12 +259,16 @@ class SpectralAttentionRouter(nn.Module):
         return band_mixing_weights(self.preference, self.band_centres.to(self.preference), self.affinity_sharpness)
 
     def expert_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Each expert's input ``[E, B, C, H, W]``: ``Σ_b w_eb band_b`` (or ``x`` itself)."""
+        """Each expert's input ``[E, B, C, H, W]``: ``Σ_b w_eb band_b`` (or ``x`` itself).
+
+        The bands are linear in the masks, so the mixing is applied to the masks first
+        (``Σ_b w_eb M_b``), and one filter per expert runs (:func:`~fwilab.layers.spectral.filter_real`)."""
         if self.bands == "none":
             return x.unsqueeze(0).expand(self.n_experts, *x.shape)
         dtype = x.dtype if torch.is_floating_point(x) else torch.float32
-        bands = band_decompose(x, self.band_masks(x.shape[-2], x.shape[-1], device=x.device, dtype=dtype))
-        return torch.einsum("eb,bnchw->enchw", self.mixing_matrix().to(bands.dtype), bands)
+        masks = self.band_masks(x.shape[-2], x.shape[-1], device=x.device, dtype=dtype)    # [n_bands, H, W]
+        mixed = torch.einsum("eb,bhw->ehw", self.mixing_matrix().to(masks.dtype), masks)   # [E, H, W]
+        return filter_real(x, mixed)
 
     # -- forward --------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> Routing:

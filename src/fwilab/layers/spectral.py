@@ -118,14 +118,37 @@ def band_decompose(u: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
 
     ``band_b = Re(ifft2(ifftshift(M_b · fftshift(fft2 u))))`` (released router). The real part is
     taken because the released grid is not symmetric about DC for even sizes.
+
+    Computed without shifting the data (:func:`filter_real`): the masks are shifted instead, and the
+    real part comes from the masks' Hermitian-symmetric part on the half spectrum. Exact in
+    arithmetic; the released formula is kept in the tests as the reference.
     """
     if u.dim() != 4:
         raise ValueError(f"expected feature maps [batch, channel, H, W], got shape {tuple(u.shape)}")
     if masks.dim() != 3 or masks.shape[-2:] != u.shape[-2:]:
         raise ValueError(f"masks {tuple(masks.shape)} do not match maps {tuple(u.shape)}")
-    spectrum = centred_spectrum(u)                                  # [B, C, H, W] complex
-    banded = spectrum[None] * masks[:, None, None].to(spectrum.real.dtype)
-    return torch.fft.ifft2(torch.fft.ifftshift(banded, dim=(-2, -1)), dim=(-2, -1)).real
+    return filter_real(u, masks)
+
+
+def hermitian_half(masks: torch.Tensor) -> torch.Tensor:
+    """``[..., H, W]`` masks on the *fftshifted* grid → their Hermitian-symmetric part on the unshifted
+    half spectrum ``[..., H, W//2 + 1]`` (the layout of ``rfft2``).
+
+    For a real ``u`` with spectrum ``F`` (``F(−k) = conj F(k)``),
+    ``Re(ifft2(M·F)) = ifft2(½(M(k) + M(−k))·F) = irfft2(½(M(k) + M(−k))·rfft2 u)``.
+    """
+    m = torch.fft.ifftshift(masks, dim=(-2, -1))                     # unshifted layout
+    flipped = torch.roll(torch.flip(m, dims=(-2, -1)), shifts=(1, 1), dims=(-2, -1))   # M(−k)
+    return (0.5 * (m + flipped))[..., : m.shape[-1] // 2 + 1]
+
+
+def filter_real(u: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """``Re(ifft2(ifftshift(M · fftshift(fft2 u))))`` for each mask: ``u [B, C, H, W]``, ``masks [K, H, W]``
+    on the shifted grid → ``[K, B, C, H, W]`` (real ``u``; through ``rfft2``, no shift of the data)."""
+    h, w = u.shape[-2:]
+    half = hermitian_half(masks.to(u.real.dtype if u.is_complex() else u.dtype))   # [K, H, W//2+1]
+    spectrum = torch.fft.rfft2(u, dim=(-2, -1))                                    # [B, C, H, W//2+1]
+    return torch.fft.irfft2(spectrum[None] * half[:, None, None], s=(h, w), dim=(-2, -1))
 
 
 def channel_power(u: torch.Tensor) -> torch.Tensor:
@@ -151,9 +174,11 @@ def band_energies(u: torch.Tensor, bands: tuple[tuple[float, float], ...] = (LOW
     return _band_sums(channel_power(u), bands, convention)
 
 
-def _band_sums(power: torch.Tensor, bands, convention: str) -> torch.Tensor:
+def _band_sums(power: torch.Tensor, bands, convention: str, *, shifted: bool = True) -> torch.Tensor:
     r = normalised_radius(power.shape[-2], power.shape[-1], convention, device=power.device, dtype=power.dtype)
     masks = torch.stack([annulus_mask(r, band) for band in bands])  # [n_bands, H, W]
+    if not shifted:   # the power is in fft2's own layout: shift the (small) masks, not the data
+        masks = torch.fft.ifftshift(masks, dim=(-2, -1))
     return torch.einsum("bhw,khw->bk", power, masks)
 
 
@@ -167,8 +192,15 @@ def energy_ratio(u: torch.Tensor, low_band: tuple[float, float] = LOW_BAND,
     scaling ``u`` (``eps`` is relative to the sample's total spectral energy, so a map with no
     low-band energy gets a large finite ratio and an all-zero map gets 0). Differentiable.
     """
-    power = channel_power(u)                                        # [B, H, W]
-    energies = _band_sums(power, (low_band, high_band), convention)
+    if u.dim() == 3:
+        u = u[:, None]
+    if u.dim() != 4:
+        raise ValueError(f"expected [batch, channel, H, W] or [batch, H, W], got shape {tuple(u.shape)}")
+    if not torch.is_floating_point(u):
+        u = u.float()
+    # channel_power without the fftshift: band sums do not depend on the layout
+    power = torch.fft.fft2(u, dim=(-2, -1)).abs().pow(2).mean(dim=1)   # [B, H, W]
+    energies = _band_sums(power, (low_band, high_band), convention, shifted=False)
     total = power.sum(dim=(-2, -1))
     tiny = torch.finfo(energies.dtype).tiny
     return energies[:, 1] / (energies[:, 0] + eps * total + tiny)
@@ -196,7 +228,9 @@ __all__ = [
     "centred_spectrum",
     "channel_power",
     "energy_ratio",
+    "filter_real",
     "hard_band_masks",
+    "hermitian_half",
     "normalised_radius",
     "soft_band_masks",
     "spectral_bound_penalty",

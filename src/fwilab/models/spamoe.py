@@ -92,7 +92,8 @@ class SPAMoEConfig:
 
     Experts: ``experts`` (a subset/ordering of ``("fno", "mno", "lno")``), ``expert_width``
     (hidden channels), ``n_modes``, ``fno_layers`` (4), ``mno_layers`` (1 run, see operators),
-    ``lno_layers`` (3), ``mno_scales``.
+    ``lno_layers`` (3), ``mno_scales``, ``mno_channel_ratio`` (hidden width of the MNO's lifting and
+    projection MLPs as a multiple of ``expert_width``; released 4).
 
     Router: ``top_k``, ``routing`` (learned | uniform | random), ``bands`` (soft | hard | none),
     ``band_mixing``, ``freq_attention``, ``band_sharpness`` (20), ``affinity_sharpness`` (10),
@@ -122,6 +123,7 @@ class SPAMoEConfig:
     mno_layers: int = 1
     lno_layers: int = 3
     mno_scales: tuple[float, ...] = MNO_SCALES
+    mno_channel_ratio: int = 4
     top_k: int = 2
     routing: str = "learned"
     bands: str = "soft"
@@ -144,7 +146,8 @@ class SPAMoEConfig:
         for name in ("experts", "mno_scales", "low_band", "high_band"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         for name in ("n_shots", "nt", "n_receivers", "nz", "nx", "patch_size", "vit_dim", "vit_heads",
-                     "latent_channels", "expert_width", "n_modes", "fno_layers", "mno_layers", "lno_layers"):
+                     "latent_channels", "expert_width", "n_modes", "fno_layers", "mno_layers", "lno_layers",
+                     "mno_channel_ratio"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"SPAMoEConfig.{name} must be a positive integer, got {value!r}")
@@ -196,16 +199,18 @@ class SPAMoEConfig:
 
         - ``smoke``: a ViT of width 32 and depth 1, 8 latent channels, width-8 experts with
           4 modes — seconds on a CPU.
-        - ``cpu``: ViT width 96, depth 2, 3 heads; 16 latent channels; width-16 experts with
-          8 modes, FNO 2 layers, LNO 2 layers — trains in minutes on 2 cores on ~1000 samples.
+        - ``cpu``: ViT width 96, depth 2, 3 heads; 12 latent channels; width-12 experts with
+          8 modes, FNO 2 layers, LNO 2 layers, MNO MLPs 2× wide — ≈ 43 training samples/s on 2 quiet
+          cores at nt 250, batch 32 (16 channels, width 16 and 4× MNO MLPs: ≈ 24/s; the experts and the
+          ViT's token maps are memory-bound at 70 × 70, so width costs more than the FLOPs suggest).
         - ``full``: as released (ViT-S/16 shape: 384 wide, 12 deep, 6 heads, 4 registers;
           128 latent channels; width-96 experts, 16 modes, FNO 4 / MNO 1 run / LNO 3 layers).
         """
         sizes: dict[str, dict[str, Any]] = {
             "smoke": dict(vit_dim=32, vit_depth=1, vit_heads=2, vit_registers=0, latent_channels=8,
                           expert_width=8, n_modes=4, fno_layers=2, mno_layers=1, lno_layers=1),
-            "cpu": dict(vit_dim=96, vit_depth=2, vit_heads=3, vit_registers=0, latent_channels=16,
-                        expert_width=16, n_modes=8, fno_layers=2, mno_layers=1, lno_layers=2),
+            "cpu": dict(vit_dim=96, vit_depth=2, vit_heads=3, vit_registers=0, latent_channels=12,
+                        expert_width=12, n_modes=8, fno_layers=2, mno_layers=1, lno_layers=2, mno_channel_ratio=2),
             "full": dict(),
         }
         if profile not in sizes:
@@ -254,7 +259,7 @@ class SPAMoE(nn.Module):
         depth = {"fno": config.fno_layers, "mno": config.mno_layers, "lno": config.lno_layers}
         self.experts = nn.ModuleList(
             build_expert(kind, config.latent_channels, 1, config.expert_width, config.n_modes, grid,
-                         depth[kind], config.mno_scales)
+                         depth[kind], config.mno_scales, mno_channel_ratio=config.mno_channel_ratio)
             for kind in config.experts)
         self.aux: dict[str, Any] = {}
 

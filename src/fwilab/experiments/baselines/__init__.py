@@ -19,5 +19,6 @@ Where things are (every chapter package has the same four files):
 
 from .claims import (INVLINT_FWI, OPENFWI_INVERSIONNET_L1, OPENFWI_VELOCITYGAN_L1, judge_claims, regime,
                      scale_setting, summary)
-from .compute import _inversionnet, _velocitygan, checkpoint_root, classic_fwi, reference_fwi, reference_inversionnet, run
+from .compute import (_inversionnet, _velocitygan, baseline_inversionnet, checkpoint_root, classic_fwi, reference_fwi,
+                      reference_inversionnet, reference_velocitygan, run)
 from .config import A_FAMILIES, CHAPTER, CONFIG, FWI_FIELDS, TRAINING_FIELDS, BaselinesConfig

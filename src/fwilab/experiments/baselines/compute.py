@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -30,11 +30,8 @@ def checkpoint_root(config: ExperimentConfig, unrelated: frozenset[str] = FWI_FI
 
 
 def _inversionnet(config: BaselinesConfig, splits, seed: int) -> tuple[dict, dict]:
-    torch.manual_seed(seed)
-    model = config.inversionnet()
-    ckpt = checkpoint_root(config, FWI_FIELDS | {"gan_epochs"}) / f"inversionnet-{splits.family}-s{seed}"
-    return train_and_evaluate(model, splits.train, splits.val, splits.test, loss=l1,
-                              config=config.fit_config(seed, ckpt, config.epochs, compile=config.compile))
+    name = f"inversionnet-{splits.family}-s{seed}"
+    return baseline_inversionnet(config, splits, seed, checkpoint_root(config, FWI_FIELDS | {"gan_epochs"}) / name)
 
 
 def _velocitygan(config: BaselinesConfig, splits, seed: int) -> tuple[dict, dict]:
@@ -169,6 +166,36 @@ def reference_inversionnet(family: str, seed: int, *, profile: str = "cpu", resu
         splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
     return run_piece(config, f"inversionnet-{fam}-s{seed}", lambda: _inversionnet(config, splits, seed),
                      unrelated=FWI_FIELDS | {"gan_epochs"})
+
+
+def reference_velocitygan(family: str, seed: int, *, profile: str = "cpu", results_dir: str = "results",
+                          device: str = "auto", progress: bool = True, splits=None) -> tuple[dict, dict]:
+    """The baselines chapter's VelocityGAN of ``family`` and ``seed`` at ``profile`` (loaded where it exists,
+    else trained and saved there): with :func:`reference_inversionnet`, "the best official baseline" other
+    chapters compare with. Returns the piece's ``(metrics, arrays)``."""
+    config = BaselinesConfig.preset(profile, results_dir=str(results_dir), device=device, progress=progress)
+    fam = check_family(family)
+    if splits is None:
+        splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
+    return run_piece(config, f"velocitygan-{fam}-s{seed}", lambda: _velocitygan(config, splits, seed),
+                     unrelated=FWI_FIELDS | {"epochs", "compile"})
+
+
+def baseline_inversionnet(config: BaselinesConfig, splits, seed: int, checkpoint_dir: Path,
+                          extra: Callable[[torch.nn.Module], dict[str, np.ndarray]] | None = None
+                          ) -> tuple[dict, dict]:
+    """An InversionNet trained with ``config``'s recipe (L1, its epochs, schedule, compile) into
+    ``checkpoint_dir`` (resuming there): the reference pieces, and, from other chapters, the capacity
+    controls (an InversionNet of another width, trained the way the reference one is). ``extra(model)``,
+    called on the trained model, adds arrays to the piece."""
+    torch.manual_seed(seed)
+    model = config.inversionnet()
+    metrics, arrays = train_and_evaluate(model, splits.train, splits.val, splits.test, loss=l1,
+                                         config=config.fit_config(seed, checkpoint_dir, config.epochs,
+                                                                  compile=config.compile))
+    if extra is not None:
+        arrays.update(extra(model))
+    return metrics, arrays
 
 
 def reference_fwi(family: str, *, profile: str = "cpu", results_dir: str = "results", device: str = "auto",

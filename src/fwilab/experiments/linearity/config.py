@@ -222,22 +222,9 @@ class LinearityConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
         if any(int(k) < 2 for k in self.learning_sizes):
             raise ValueError(f"learning_sizes must be >= 2 (a ridge fit with intercept), got {self.learning_sizes}")
         if self.reference_baselines:
-            self._check_reference_splits()
+            from ..baselines.config import check_reference_splits
 
-    def _check_reference_splits(self) -> None:
-        """The baselines chapter's reference pieces are comparable only on the same splits and records."""
-        from ..baselines import BaselinesConfig
-
-        ref = BaselinesConfig.preset(self.profile)
-        same = ("n_train", "n_val", "n_test", "nt", "nbc", "maps", "decimate")
-        differ = [f"{k} {getattr(self, k)!r} (baselines: {getattr(ref, k)!r})" for k in same
-                  if getattr(self, k) != getattr(ref, k)]
-        if differ:
-            raise ValueError("reference_baselines needs the baselines chapter's splits at this profile; differs in "
-                             + ", ".join(differ))
-        if self.inversionnet_width != ref.width:
-            raise ValueError(f"reference_baselines: inversionnet_width {self.inversionnet_width:g} is not the "
-                             f"baselines chapter's width {ref.width:g}")
+            check_reference_splits(self, self.inversionnet_width)
 
     @property
     def curve_sizes(self) -> tuple[int, ...]:

@@ -27,15 +27,19 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "no-bands": dict(bands="none"),
     "hard-bands": dict(bands="hard"),
     "top-1": dict(top_k=1),
-    "lb-no-gradient": dict(load_balance="released"),  # as released: in the loss value, no gradient
+    # the released term given its gradient (the reference adds it detached, as released): it sharpens the
+    # gates rather than balancing them (see fwilab.layers.router)
+    "lb-gradient": dict(load_balance="gradient"),
     # the released code's commented-out target 1/E, with gradient: the load-balancing term that balances
-    # (the reference's selection-target term sharpens the gates instead; see fwilab.layers.router)
     "lb-uniform": dict(load_balance="uniform"),
 }
 SINGLE_EXPERTS: tuple[str, ...] = ("fno-only", "mno-only", "lno-only")
-#: the reference SPAMoE: the paper's description (bound enforced, load balancing trained: the released
-#: term, given its gradient)
-REFERENCE: dict[str, Any] = dict(bound="hinge", load_balance="gradient", routing="learned", bands="soft", top_k=2)
+#: the reference SPAMoE: the paper's description of the bound (enforced), the rest as released (the
+#: load-balancing term in the loss value without a gradient, learned top-2 routing over soft bands)
+REFERENCE: dict[str, Any] = dict(bound="hinge", load_balance="released", routing="learned", bands="soft", top_k=2)
+#: capacity controls of the comparison: an InversionNet with about SPAMoE's parameter count, one with about
+#: its forward FLOPs per sample (matrix products, convolutions and FFTs)
+CAPACITY_CONTROLS: tuple[str, ...] = ("parameters", "flops")
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,21 @@ class SpectralConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
         model_size: SPAMoE preset (smoke | cpu | full); inversionnet_width: InversionNet's width.
         epochs, batch_size, lr, schedule, warmup_epochs, grad_clip: the one training budget of every model.
         bound_weight: weight of the hinge; ablations: names from :data:`ABLATIONS`.
+        maps, decimate: the records (see :class:`~fwilab.config.OpenFWIFilesMixin`); SPAMoE and InversionNet
+            read ``nt / decimate`` time samples.
+        reference_baselines: compare with the baselines chapter's reference InversionNet and VelocityGAN
+            pieces (the same splits, loaded, not retrained: the networks of the trained-regime gate),
+            instead of an InversionNet trained here on SPAMoE's budget.
+        capacity_controls: of :data:`CAPACITY_CONTROLS`; each trains one InversionNet per family and seed
+            of the matched width (with the baselines recipe where ``reference_baselines``).
+        single_in_comparison: the best single expert runs on every family and seed of the comparison;
+            otherwise only on the ablation family's first seed.
     """
 
     CHAPTER: ClassVar[str] = CHAPTER
-    SCOPE_FIELDS: ClassVar[frozenset[str]] = frozenset({"families", "ablation_family", "n_seeds", "ablations"})
+    SCOPE_FIELDS: ClassVar[frozenset[str]] = frozenset({"families", "ablation_family", "n_seeds", "ablations",
+                                                        "capacity_controls", "single_in_comparison"})
+    SUPPORTS_DECIMATION: ClassVar[bool] = True
     families: tuple[str, ...] = ("flatvel-a", "curvevel-a", "flatfault-a", "curvefault-a", "style-a")
     ablation_family: str = "curvevel-a"
     n_seeds: int = 3
@@ -78,6 +93,9 @@ class SpectralConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     grad_clip: float = 1.0
     bound_weight: float = 1.0
     ablations: tuple[str, ...] = tuple(ABLATIONS)
+    reference_baselines: bool = False
+    capacity_controls: tuple[str, ...] = CAPACITY_CONTROLS
+    single_in_comparison: bool = True
     progress: bool = True
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
@@ -86,10 +104,15 @@ class SpectralConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
                       model_size="smoke", inversionnet_width=0.125, epochs=2, batch_size=4, lr=1e-3,
                       schedule="constant", warmup_epochs=0.0,
                       ablations=("bound-off", "fno-only", "lno-only", "uniform-routing")),
-        "cpu": dict(families=("flatvel-a", "curvevel-a", "flatfault-a"), n_seeds=3, n_train=400, n_val=50,
-                    n_test=100, train_samples=64, val_samples=16, test_samples=50, model_size="cpu",
-                    inversionnet_width=0.25, epochs=4, batch_size=8, lr=5e-4, schedule="constant",
-                    warmup_epochs=0.0),
+        # SPAMoE on all 4,500 training maps of CurveVel-A (the baselines chapter's splits, real maps, nt 250),
+        # against the baselines chapter's reference InversionNet on the same data: ~7.5 min a SPAMoE run
+        "cpu": dict(families=("curvevel-a",), ablation_family="curvevel-a", n_seeds=3, n_train=4500, n_val=500,
+                    n_test=1000, train_samples=4500, val_samples=200, test_samples=1000, maps="real", decimate=4,
+                    model_size="cpu", inversionnet_width=0.25, epochs=4, batch_size=32, lr=1e-3,
+                    schedule="cosine", warmup_epochs=0.25, reference_baselines=True,
+                    capacity_controls=("parameters",), single_in_comparison=False,
+                    ablations=("bound-off", "bound-2x", "uniform-routing", "random-routing", "fno-only",
+                               "mno-only", "lno-only")),
         "full": dict(),
     }
 
@@ -119,7 +142,24 @@ class SpectralConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
         unknown = [a for a in self.ablations if a not in ABLATIONS]
         if unknown:
             raise ValueError(f"unknown ablation(s) {unknown}: choose from {', '.join(ABLATIONS)}")
+        unknown = [c for c in self.capacity_controls if c not in CAPACITY_CONTROLS]
+        if unknown:
+            raise ValueError(f"unknown capacity control(s) {unknown}: choose from {', '.join(CAPACITY_CONTROLS)}")
+        if self.reference_baselines:
+            if self.test_samples != self.n_test or self.train_samples != self.n_train or self.val_samples > self.n_val:
+                raise ValueError("reference_baselines: SPAMoE must train and be scored on the reference's data "
+                                 f"(train_samples = n_train, test_samples = n_test), got {self.train_samples}/"
+                                 f"{self.n_train} and {self.test_samples}/{self.n_test}")
+            from ..baselines.config import check_reference_splits
+
+            check_reference_splits(self, self.inversionnet_width)
         self.fit_config(0)  # validates the schedule
+
+    @property
+    def model_acquisition(self):
+        """The survey as the networks read it: ``nt`` after decimation."""
+        acq = self.acquisition
+        return acq.replace(nt=-(-acq.nt // self.decimate))
 
     def fit_config(self, seed: int) -> FitConfig:
         return FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, schedule=self.schedule,
@@ -131,7 +171,7 @@ class SpectralConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
         spec = dict(REFERENCE)
         spec.update(ABLATIONS.get(variant, {}))
         factor = float(spec.pop("bound_factor", 1.0))
-        return SPAMoEConfig.preset(self.model_size, self.acquisition, rho_min=factor * target_rho,
+        return SPAMoEConfig.preset(self.model_size, self.model_acquisition, rho_min=factor * target_rho,
                                    bound_weight=self.bound_weight, **spec)
 
 

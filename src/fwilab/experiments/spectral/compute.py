@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -144,7 +145,7 @@ def run(config: SpectralConfig) -> Artifact:
             if config.reference_baselines:
                 from ..baselines import baseline_inversionnet
 
-                recipe = bcfg.replace(width=width)
+                recipe = dataclasses.replace(bcfg, width=width)
                 fn = lambda: baseline_inversionnet(  # noqa: E731
                     recipe, splits[fam], seed, checkpoint_root(config) / name,
                     extra=lambda model: {"test_pred_rho": prediction_rho(model, test)})

@@ -220,13 +220,15 @@ def refine(config: DiffusionConfig, ae: VQAutoencoder, model: LatentDiffusion, s
 
 
 def gallery(config: DiffusionConfig, family: str, seismic: torch.Tensor, velocity: torch.Tensor,
-            n: int = 2) -> dict[str, np.ndarray]:
-    """The first ``n`` pairs for a figure: velocity, decoded records, the solver's records for that velocity."""
+            n: int = 1) -> dict[str, np.ndarray]:
+    """The first ``n`` pairs for a figure: the velocity ``[n, 1, nz, nx]``, and the middle shot of the decoded
+    records and of the solver's records for that velocity ``[n, 1, nt, n_receivers]``."""
     from ...physics.deviation import simulated_records
 
     sim = simulated_records(velocity[:n], family=family, acquisition=config.acquisition, decimate=config.decimate)
-    return {"velocity": velocity[:n].numpy().astype(np.float32), "seismic": seismic[:n].numpy().astype(np.float32),
-            "simulated": sim.numpy().astype(np.float32)}
+    mid = slice(seismic.shape[1] // 2, seismic.shape[1] // 2 + 1)
+    return {"velocity": velocity[:n].numpy().astype(np.float32),
+            "seismic": seismic[:n, mid].numpy().astype(np.float32), "simulated": sim[:, mid].numpy().astype(np.float32)}
 
 
 def _piece(config: DiffusionConfig, variant: str, fam: str, splits, name: str) -> tuple[dict, dict]:

@@ -4,7 +4,7 @@ the latent layout of 2VQ and 1VQ, code round trip, the loss, bad input."""
 import pytest
 import torch
 
-from fwilab.models.vqae import VARIANTS, VQAEConfig, VQAutoencoder, reconstruction_terms, vqae_loss
+from fwilab.models.vqae import ENCODERS, VARIANTS, VQAEConfig, VQAutoencoder, reconstruction_terms, vqae_loss
 from fwilab.physics.acquisition import OPENFWI
 
 #: a small survey: 3 shots × 16 receivers, 48 samples (12 after ×4 decimation), 16² map
@@ -71,17 +71,19 @@ def test_the_openfwi_velocity_is_resized_to_64_and_back_to_70():
 # ----------------------------------------------------------------------------- tier 2: gradients
 
 
+@pytest.mark.parametrize("encoder", ENCODERS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_every_parameter_gets_a_gradient(variant):
+def test_every_parameter_gets_a_gradient(variant, encoder):
     # two channels a group: with one channel a group (the smoke width, 8 channels, gcd(32, 8) = 8 groups) a
     # GroupNorm cancels the bias of the conv ahead of it and that bias's gradient is rounding noise (~1e-9)
-    model = tiny(variant, norm_groups=2).train()
+    model = tiny(variant, norm_groups=2, encoder=encoder).train()
     seismic, velocity = pair(model.config)
     out = model(seismic, velocity)
     loss, _ = model.loss(out, seismic, velocity)
     loss.backward()
     params = dict(model.named_parameters())
-    assert any(n.startswith("fuse") for n in params) == (variant == "1vq")
+    assert any(n.startswith("fuse") for n in params) == (variant == "1vq" and encoder == "pair")
+    assert any(n.startswith("velocity_encoder") for n in params) == (encoder == "pair")
     missing = [n for n, p in params.items() if p.grad is None or not float(p.grad.abs().max()) > 1e-6]
     assert missing == []
     assert all(b.grad is None for b in model.buffers())          # the EMA codebooks are buffers
@@ -122,12 +124,27 @@ def test_1vq_decoders_read_one_shared_latent():
     assert len(model.quantizers) == 1
 
 
-def test_both_encoders_reach_the_1vq_latent():
-    model = tiny("1vq").eval()
+def test_both_encoders_reach_the_1vq_latent_of_a_pair_encoder():
+    model = tiny("1vq", encoder="pair").eval()
     seismic, velocity = pair(model.config)
     base = model.encode(seismic, velocity)
     assert not torch.allclose(model.encode(seismic.flip(0), velocity), base)
     assert not torch.allclose(model.encode(seismic, velocity.flip(0)), base)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_seismic_encoder_reads_the_records_only_and_inverts(variant):
+    """The paper's stage 1: the latent is a function of the records, so the model is an FWI network."""
+    model = tiny(variant).eval()
+    seismic, velocity = pair(model.config)
+    base = model.encode(seismic)
+    torch.testing.assert_close(model.encode(seismic, velocity.flip(0)), base)   # the velocity is not read
+    assert not torch.allclose(model.encode(seismic.flip(0)), base)
+    inverted = model.invert(seismic)
+    assert inverted.shape == velocity.shape
+    torch.testing.assert_close(inverted, model.decode(model.quantize(base, update=False)[0])[1])
+    with pytest.raises(ValueError, match="needs the velocity too"):
+        tiny(variant, encoder="pair").invert(seismic)
 
 
 def test_training_forward_moves_the_codebook_and_update_false_does_not():

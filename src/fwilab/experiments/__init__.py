@@ -18,6 +18,7 @@ EXPERIMENTS: dict[str, str] = {
     "linearity": "fwilab.experiments.linearity",
     "spectral": "fwilab.experiments.spectral",
     "routing": "fwilab.experiments.routing",
+    "diffusion": "fwilab.experiments.diffusion",
 }
 
 

@@ -156,13 +156,16 @@ def channel_power(u: torch.Tensor) -> torch.Tensor:
 
     ``u: [batch, channel, H, W]`` or ``[batch, H, W]`` (one channel).
     """
+    return centred_spectrum(_maps(u)).abs().pow(2).mean(dim=1)
+
+
+def _maps(u: torch.Tensor) -> torch.Tensor:
+    """``[batch, channel, H, W]`` (or ``[batch, H, W]``, one channel) as a floating ``[batch, channel, H, W]``."""
     if u.dim() == 3:
         u = u[:, None]
     if u.dim() != 4:
         raise ValueError(f"expected [batch, channel, H, W] or [batch, H, W], got shape {tuple(u.shape)}")
-    if not torch.is_floating_point(u):
-        u = u.float()
-    return centred_spectrum(u).abs().pow(2).mean(dim=1)
+    return u if torch.is_floating_point(u) else u.float()
 
 
 def band_energies(u: torch.Tensor, bands: tuple[tuple[float, float], ...] = (LOW_BAND, HIGH_BAND),
@@ -192,14 +195,8 @@ def energy_ratio(u: torch.Tensor, low_band: tuple[float, float] = LOW_BAND,
     scaling ``u`` (``eps`` is relative to the sample's total spectral energy, so a map with no
     low-band energy gets a large finite ratio and an all-zero map gets 0). Differentiable.
     """
-    if u.dim() == 3:
-        u = u[:, None]
-    if u.dim() != 4:
-        raise ValueError(f"expected [batch, channel, H, W] or [batch, H, W], got shape {tuple(u.shape)}")
-    if not torch.is_floating_point(u):
-        u = u.float()
     # channel_power without the fftshift: band sums do not depend on the layout
-    power = torch.fft.fft2(u, dim=(-2, -1)).abs().pow(2).mean(dim=1)   # [B, H, W]
+    power = torch.fft.fft2(_maps(u), dim=(-2, -1)).abs().pow(2).mean(dim=1)   # [B, H, W]
     energies = _band_sums(power, (low_band, high_band), convention, shifted=False)
     total = power.sum(dim=(-2, -1))
     tiny = torch.finfo(energies.dtype).tiny

@@ -17,16 +17,23 @@ Two ResNet encoder/decoder branches (:class:`~fwilab.layers.resnet.ResNetEncoder
 
 All shapes come from the acquisition (:meth:`VQAEConfig.preset`); no size is a literal here.
 
+Encoders (:data:`ENCODERS`): the paper's stage 1 "extends conventional encoder-decoder FWI models by
+incorporating an additional seismic decoder branch" and "functions as an image-to-image translation
+network, analogous to BigFWI-B" (§2.1, §3.3): the latent is computed from the records alone and decoded
+into both modalities, so stage 1 also inverts (:meth:`VQAutoencoder.invert`). That is ``encoder="seismic"``
+(the default). ``encoder="pair"`` is the other reading, one encoder per modality, whose latent needs the
+velocity too (it cannot invert).
+
 Variants (:data:`VARIANTS`; the paper compares both, Table 1):
 
-- ``"2vq"``: one EMA codebook per modality. The diffusion latent is the two pre-quantisation
-  latents stacked along channels, ``[B, 2D, h, w]`` (seismic first, velocity second); each half is
-  quantised by its own codebook and read by its own decoder.
-- ``"1vq"``: one shared latent. The paper says only "a single shared VQ codebook for both
-  modalities"; our reading: the two encoders' outputs are concatenated and projected by a 1×1
-  convolution to one ``[B, D, h, w]`` latent (a learned combination — a sum is the special case of
-  equal identity blocks), quantised by one codebook, and **both** decoders read the same quantised
-  latent. The diffusion latent is ``[B, D, h, w]``.
+- ``"2vq"``: one EMA codebook per modality. The diffusion latent is ``[B, 2D, h, w]``, a seismic half
+  then a velocity half, each quantised by its own codebook and read by its own decoder: with
+  ``encoder="seismic"`` the encoder's ``2D`` output channels, with ``"pair"`` the two encoders'
+  ``D``-channel latents stacked.
+- ``"1vq"``: one shared latent ``[B, D, h, w]``, quantised by one codebook and read by **both**
+  decoders. The paper says only "a single shared VQ codebook for both modalities"; with
+  ``encoder="pair"`` our reading concatenates the two encoders' outputs and projects them by a 1×1
+  convolution (a learned combination — a sum is the special case of equal identity blocks).
 
 As in LDM, the latent diffusion diffuses the *pre-quantisation* latent (:meth:`VQAutoencoder.encode`);
 a sample is quantised (:meth:`VQAutoencoder.quantize`) before it is decoded (:meth:`VQAutoencoder.decode`).
@@ -36,7 +43,8 @@ Sizes against the paper (§A.1.1: velocity 64 × 64, seismic 3 × 64 × 1024 —
 channel multipliers (1, 2, 2, 4, 4) for velocity and (1, 2, 2, 4, 4, 4, 8, 8) for seismic): our
 records are decimated ×4 before the model, so the ``full`` preset resizes them to 256 (not 1024)
 time samples × 64 receivers; the base width (not stated in the paper) is 128, taming's default.
-``cpu`` uses an 8 × 8 latent, ``smoke`` a 4 × 4 one (see :meth:`VQAEConfig.preset`).
+``cpu`` uses an 8 × 8 latent from records resized to 128 × 32 and maps to 32 × 32, ``smoke`` a 4 × 4
+one (see :meth:`VQAEConfig.preset`).
 
 Two substitutions in the loss (:func:`vqae_loss`), stated:
 
@@ -68,6 +76,8 @@ from fwilab.models.pairs import PairShapes, preset_fields
 from fwilab.physics.acquisition import OPENFWI, Acquisition
 
 VARIANTS: tuple[str, ...] = ("2vq", "1vq")
+#: what the latent is computed from: the records (the paper's stage-1 FWI model) or both modalities
+ENCODERS: tuple[str, ...] = ("seismic", "pair")
 #: the modalities, in the order of the stacked "2vq" latent
 MODALITIES: tuple[str, ...] = ("seismic", "velocity")
 #: WaveDiffusion §A.1.1: perceptual weight 0.5 (our Sobel term takes its place and weight)
@@ -83,7 +93,7 @@ class VQAEConfig(PairShapes):
     Geometry (from the acquisition): ``n_shots``, ``nt`` (after decimation), ``n_receivers``,
     ``nz``, ``nx``; ``time_decimation`` records the factor ``nt`` was decimated by.
 
-    Network: ``variant`` (:data:`VARIANTS`), ``latent_size`` (h, w), ``velocity_size`` and
+    Network: ``variant`` (:data:`VARIANTS`), ``encoder`` (:data:`ENCODERS`), ``latent_size`` (h, w), ``velocity_size`` and
     ``seismic_size`` (the sizes the inputs are resized to; each must reach ``latent_size`` by
     halvings), ``base_channels``, ``velocity_mult`` / ``seismic_mult`` (per-level width
     multipliers; ``len − 1`` resamplings), ``num_res_blocks``, ``norm_groups``, ``dropout``.
@@ -93,6 +103,7 @@ class VQAEConfig(PairShapes):
     """
 
     variant: str = "2vq"
+    encoder: str = "seismic"
     latent_size: tuple[int, int] = (16, 16)
     velocity_size: tuple[int, int] = PAPER_VELOCITY_SIZE
     seismic_size: tuple[int, int] = (256, 64)
@@ -114,6 +125,8 @@ class VQAEConfig(PairShapes):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.variant not in VARIANTS:
             raise ValueError(f"VQAEConfig.variant={self.variant!r}: choose one of {VARIANTS}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"VQAEConfig.encoder={self.encoder!r}: choose one of {ENCODERS}")
         for name in ("n_shots", "nt", "n_receivers", "nz", "nx", "time_decimation", "base_channels",
                      "num_res_blocks", "norm_groups", "embed_dim", "codebook_size"):
             value = getattr(self, name)
@@ -160,8 +173,11 @@ class VQAEConfig(PairShapes):
 
         - ``smoke``: 4 × 4 latent; velocity 16 × 16, seismic 32 × 16 internally; width 8, one
           residual block, D = 4, K = 32, restart after 10 idle steps — milliseconds (0.11 M parameters).
-        - ``cpu``: 8 × 8 latent; velocity 64 × 64 (multipliers 1, 2, 2, 4), seismic 256 × 64
-          (1, 1, 2, 2, 4, 4); width 16, one residual block; D = 8, K = 512, restart after 50 (1.5 M).
+        - ``cpu``: 8 × 8 latent; velocity 32 × 32 (multipliers 1, 2, 4), seismic 128 × 32
+          (1, 2, 2, 4, 4); width 16, one residual block; D = 8, K = 512, restart after 50 (1.1 M with the
+          seismic encoder). At 256 × 64 / 64 × 64 internally a training step took ~5× longer (≈ 2.5 against
+          14 samples/s on one busy core); the 32 × 32 velocity costs a resize floor of 0.013 (FlatVel-A) and
+          0.021 (CurveVel-A) normalised MAE on the real maps, against 0.006 / 0.012 at the paper's 64 × 64.
         - ``full``: the paper's sizes (module docstring): 16 × 16 latent, velocity 64 × 64, seismic
           256 × 64, width 128, 3 residual blocks, the paper's multipliers, D = 32, K = 8,192 (505 M,
           most of it the seismic branch's 1,024-wide deepest levels; a GPU model).
@@ -170,8 +186,8 @@ class VQAEConfig(PairShapes):
             "smoke": dict(latent_size=(4, 4), velocity_size=(16, 16), seismic_size=(32, 16), base_channels=8,
                           velocity_mult=(1, 2, 2), seismic_mult=(1, 2, 2, 2), num_res_blocks=1, embed_dim=4,
                           codebook_size=32, restart_after=10),
-            "cpu": dict(latent_size=(8, 8), velocity_size=PAPER_VELOCITY_SIZE, seismic_size=(256, 64),
-                        base_channels=16, velocity_mult=(1, 2, 2, 4), seismic_mult=(1, 1, 2, 2, 4, 4),
+            "cpu": dict(latent_size=(8, 8), velocity_size=(32, 32), seismic_size=(128, 32),
+                        base_channels=16, velocity_mult=(1, 2, 4), seismic_mult=(1, 2, 2, 4, 4),
                         num_res_blocks=1, embed_dim=8, codebook_size=512, restart_after=50),
             "full": dict(),
         }
@@ -215,16 +231,18 @@ class VQAutoencoder(nn.Module):
         self.config = c = config or VQAEConfig()
         common = dict(base_channels=c.base_channels, num_res_blocks=c.num_res_blocks, groups=c.norm_groups,
                       dropout=c.dropout)
-        self.seismic_encoder = ResNetEncoder(c.n_shots, c.embed_dim, c.seismic_size, c.latent_size,
-                                             channel_mult=c.seismic_mult, **common)
+        pair = c.encoder == "pair"
+        # "seismic": the records' encoder yields the whole latent; "pair": each encoder one D-channel part
+        self.seismic_encoder = ResNetEncoder(c.n_shots, c.embed_dim if pair else c.latent_channels, c.seismic_size,
+                                             c.latent_size, channel_mult=c.seismic_mult, **common)
         self.velocity_encoder = ResNetEncoder(1, c.embed_dim, c.velocity_size, c.latent_size,
-                                              channel_mult=c.velocity_mult, **common)
+                                              channel_mult=c.velocity_mult, **common) if pair else None
         self.seismic_decoder = ResNetDecoder(c.embed_dim, c.n_shots, c.latent_size, c.seismic_size,
                                              channel_mult=c.seismic_mult, **common)
         self.velocity_decoder = ResNetDecoder(c.embed_dim, 1, c.latent_size, c.velocity_size,
                                               channel_mult=c.velocity_mult, **common)
-        # "1vq": the two encoders' outputs concatenated and projected to one shared latent
-        self.fuse = nn.Conv2d(2 * c.embed_dim, c.embed_dim, 1) if c.variant == "1vq" else None
+        # "1vq" of a pair: the two encoders' outputs concatenated and projected to one shared latent
+        self.fuse = nn.Conv2d(2 * c.embed_dim, c.embed_dim, 1) if pair and c.variant == "1vq" else None
         self.quantizers = nn.ModuleList(
             VectorQuantizer(c.codebook_size, c.embed_dim, c.commitment_weight, c.ema_decay,
                             restart_after=c.restart_after)
@@ -232,11 +250,15 @@ class VQAutoencoder(nn.Module):
 
     # ------------------------------------------------------------------ checks
 
-    def _check_pair(self, seismic: torch.Tensor, velocity: torch.Tensor) -> None:
+    def _check_pair(self, seismic: torch.Tensor, velocity: torch.Tensor | None) -> None:
         c = self.config
         if seismic.dim() != 4 or tuple(seismic.shape[1:]) != c.seismic_shape:
             raise ValueError(f"seismic must be [batch, {c.n_shots}, {c.nt}, {c.n_receivers}] (shot, time after "
                              f"×{c.time_decimation} decimation, receiver), got shape {tuple(seismic.shape)}")
+        if velocity is None:
+            if c.encoder == "pair":
+                raise ValueError("a pair encoder (encoder='pair') needs the velocity too: it cannot encode records alone")
+            return
         if velocity.dim() != 4 or tuple(velocity.shape[1:]) != c.velocity_shape:
             raise ValueError(f"velocity must be [batch, 1, {c.nz}, {c.nx}], got shape {tuple(velocity.shape)}")
         if seismic.shape[0] != velocity.shape[0]:
@@ -250,12 +272,14 @@ class VQAutoencoder(nn.Module):
 
     # ------------------------------------------------------------------ the three stages
 
-    def encode(self, seismic: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
-        """Normalised ``seismic [B, n_shots, nt, n_receivers]`` and ``velocity [B, 1, nz, nx]`` →
-        the pre-quantisation latent ``[B, latent_channels, h, w]``."""
+    def encode(self, seismic: torch.Tensor, velocity: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised ``seismic [B, n_shots, nt, n_receivers]`` (and ``velocity [B, 1, nz, nx]``, which
+        only ``encoder="pair"`` reads) → the pre-quantisation latent ``[B, latent_channels, h, w]``."""
         self._check_pair(seismic, velocity)
         c = self.config
         zs = self.seismic_encoder(resize(seismic, c.seismic_size))
+        if self.velocity_encoder is None:
+            return zs
         zv = self.velocity_encoder(resize(velocity, c.velocity_size))
         latent = torch.cat([zs, zv], dim=1)
         return latent if self.fuse is None else self.fuse(latent)
@@ -301,7 +325,13 @@ class VQAutoencoder(nn.Module):
         velocity = resize(self.velocity_decoder(zv), (c.nz, c.nx))
         return seismic, velocity
 
-    def forward(self, seismic: torch.Tensor, velocity: torch.Tensor) -> VQAEOutput:
+    def invert(self, seismic: torch.Tensor) -> torch.Tensor:
+        """Stage 1 as an FWI network: records ``[B, n_shots, nt, n_receivers]`` → velocity ``[B, 1, nz, nx]``
+        (encode, quantise without touching the codebooks, decode); ``encoder="seismic"`` only."""
+        latent_q = self.quantize(self.encode(seismic), update=False)[0]
+        return self.decode(latent_q)[1]
+
+    def forward(self, seismic: torch.Tensor, velocity: torch.Tensor | None = None) -> VQAEOutput:
         latent = self.encode(seismic, velocity)
         latent_q, indices, aux = self.quantize(latent)
         seismic_hat, velocity_hat = self.decode(latent_q)
@@ -346,5 +376,5 @@ def vqae_loss(output: VQAEOutput, seismic: torch.Tensor, velocity: torch.Tensor,
     return total, parts
 
 
-__all__ = ["MODALITIES", "PAPER_VELOCITY_SIZE", "SOBEL_WEIGHT", "VARIANTS", "VQAEConfig", "VQAEOutput",
+__all__ = ["ENCODERS", "MODALITIES", "PAPER_VELOCITY_SIZE", "SOBEL_WEIGHT", "VARIANTS", "VQAEConfig", "VQAEOutput",
            "VQAutoencoder", "reconstruction_terms", "resize", "vqae_loss"]

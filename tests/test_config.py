@@ -124,19 +124,19 @@ def test_a_value_of_the_wrong_type_is_named(given, message):
 
 def test_the_data_source_fields_keep_old_hashes_and_are_not_overrides():
     """openfwi_dir=None, maps="generated" and decimate=1 leave every hash as it was before the fields
-    existed (the committed spectral/cpu artifact's, on generated data); real files are another experiment
+    existed (the committed routing/cpu artifact's, on generated data); real files are another experiment
     (hash) at the same size (not an override of the preset)."""
     from fwilab.experiments import make_config
 
-    generated = make_config("spectral", "cpu")
+    generated = make_config("routing", "cpu")
     ident = generated.identity()
     assert not {"openfwi_dir", "maps", "decimate"} & set(ident)
     assert generated.data_source == "generated OpenFWI-like data"
-    assert generated.config_hash == "f215f32a1e704c7f"   # the committed spectral/cpu artifact's
-    real = make_config("spectral", "cpu", openfwi_dir="/data/openfwi")
+    assert generated.config_hash == "d9f4297d156e1561"   # the committed routing/cpu artifact's
+    real = make_config("routing", "cpu", openfwi_dir="/data/openfwi")
     assert real.config_hash != generated.config_hash and real.piece_hash != generated.piece_hash
     assert real.preset_overrides() == {} and "real OpenFWI files under /data/openfwi" in real.data_source
-    assert make_config("spectral", "cpu", n_seeds=1).preset_overrides() == {"n_seeds": (3, 1)}
+    assert make_config("routing", "cpu", n_seeds=2).preset_overrides() == {"n_seeds": (1, 2)}
 
 
 def test_baselines_cpu_reads_real_maps_decimated():

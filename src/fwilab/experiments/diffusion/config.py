@@ -39,7 +39,9 @@ class DiffusionConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
     """
 
     CHAPTER: ClassVar[str] = CHAPTER
-    SCOPE_FIELDS: ClassVar[frozenset[str]] = frozenset({"families", "comparison_family", "separate"})
+    #: only the families choose which pieces run: the comparison family and ``separate`` change what the
+    #: 2VQ piece of that family holds, so they stay in the piece hash
+    SCOPE_FIELDS: ClassVar[frozenset[str]] = frozenset({"families"})
     SUPPORTS_DECIMATION: ClassVar[bool] = True
     families: tuple[str, ...] = ("flatvel-a", "curvevel-a")
     comparison_family: str = "curvevel-a"

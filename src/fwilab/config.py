@@ -283,6 +283,13 @@ class OpenFWIFilesMixin:
         return -(-self.nt // self.decimate)
 
     @property
+    def model_acquisition(self):
+        """The survey (``self.acquisition``, from :class:`SurveyMixin`) as the networks read it: its ``nt``
+        after ×``decimate`` decimation."""
+        acq = self.acquisition
+        return acq.replace(nt=-(-acq.nt // self.decimate))
+
+    @property
     def data_source(self) -> str:
         """How the claims' settings name the data: generated, or the real files."""
         rate = (f", records decimated ×{self.decimate} in time (nt {self.nt} → {self.data_nt})"

@@ -132,12 +132,6 @@ class DiffusionConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
         self.fit_config("ae", 0)
         self.fit_config("ldm", 0)
 
-    @property
-    def model_acquisition(self):
-        """The survey as the models read it: ``nt`` after decimation."""
-        acq = self.acquisition
-        return acq.replace(nt=-(-acq.nt // self.decimate))
-
     def vqae_config(self, variant: str) -> VQAEConfig:
         if variant not in VARIANTS:
             raise ValueError(f"unknown autoencoder variant {variant!r}: choose one of {VARIANTS}")

@@ -155,12 +155,6 @@ class SpectralConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
             check_reference_splits(self, self.inversionnet_width)
         self.fit_config(0)  # validates the schedule
 
-    @property
-    def model_acquisition(self):
-        """The survey as the networks read it: ``nt`` after decimation."""
-        acq = self.acquisition
-        return acq.replace(nt=-(-acq.nt // self.decimate))
-
     def fit_config(self, seed: int) -> FitConfig:
         return FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, schedule=self.schedule,
                          warmup_epochs=self.warmup_epochs, grad_clip=self.grad_clip, device=self.device,

@@ -123,20 +123,21 @@ def test_a_value_of_the_wrong_type_is_named(given, message):
 
 
 def test_the_data_source_fields_keep_old_hashes_and_are_not_overrides():
-    """openfwi_dir=None, maps="generated" and decimate=1 leave every hash as it was before the fields
-    existed (the committed routing/cpu artifact's, on generated data); real files are another experiment
-    (hash) at the same size (not an override of the preset)."""
+    """openfwi_dir=None, maps="generated" and decimate=1 stay out of the identity, so every hash is what it
+    was before the fields existed; real files are another experiment (hash) at the same size (not an
+    override of the preset)."""
     from fwilab.experiments import make_config
 
-    generated = make_config("routing", "cpu")
+    generated = make_config("routing", "smoke")
     ident = generated.identity()
     assert not {"openfwi_dir", "maps", "decimate"} & set(ident)
     assert generated.data_source == "generated OpenFWI-like data"
-    assert generated.config_hash == "d9f4297d156e1561"   # the committed routing/cpu artifact's
-    real = make_config("routing", "cpu", openfwi_dir="/data/openfwi")
+    real = make_config("routing", "smoke", openfwi_dir="/data/openfwi")
     assert real.config_hash != generated.config_hash and real.piece_hash != generated.piece_hash
     assert real.preset_overrides() == {} and "real OpenFWI files under /data/openfwi" in real.data_source
-    assert make_config("routing", "cpu", n_seeds=2).preset_overrides() == {"n_seeds": (1, 2)}
+    assert make_config("routing", "smoke", n_seeds=2).preset_overrides() == {"n_seeds": (1, 2)}
+    shipped = make_config("routing", "cpu")   # the cpu preset reads the shipped real maps, decimated
+    assert {"maps", "decimate"} <= set(shipped.identity()) and shipped.model_acquisition.nt == 250
 
 
 def test_baselines_cpu_reads_real_maps_decimated():

@@ -56,15 +56,30 @@ COLLAPSE_SHARE: float = 0.9
 STARVED_SHARE: float = 0.05
 #: validation samples the router's diagnostics are measured on (router_diagnostics)
 PROBE_SAMPLES: int = 32
-#: profiles at which the SPAMoE chapters' verdicts are honest: the smaller ones train SPAMoE and
-#: InversionNet on a few dozen samples for a few epochs, far from learning the task, so their
-#: comparisons, spectral statistics and routing say little about the paper's trained models
-JUDGED_AT: tuple[str, ...] = ("full",)
+#: SPAMoE's training has flattened when its last epoch lowered the validation L1 by at most this fraction
+#: (mean over the runs that decide): fixed before the cpu runs. A still-improving SPAMoE is compared with
+#: nothing, and its routing is not taken for a trained router's
+FLAT_GAIN: float = 0.05
 
 
-def judge_spamoe(profile: str, holds: bool, partly: bool = False) -> str:
-    """A verdict of the SPAMoE chapters: :func:`~fwilab.claims.judge` at the :data:`JUDGED_AT` profiles."""
-    return judge(profile, holds, partly, judged_at=JUDGED_AT)
+def last_epoch_gain(arrays: dict[str, np.ndarray], piece: str) -> float:
+    """Relative drop of the validation L1 over a run's last epoch, ``(v[-2] − v[-1]) / v[-2]``."""
+    v = np.asarray(arrays[f"{piece}/curve_val_l1"], dtype=np.float64)
+    return float((v[-2] - v[-1]) / v[-2]) if len(v) > 1 else float("nan")
+
+
+def flattened(arrays: dict[str, np.ndarray], pieces) -> tuple[bool, float, int]:
+    """``(flat, mean last-epoch gain, runs)`` over the SPAMoE ``pieces`` that recorded curves: flat when the mean
+    :func:`last_epoch_gain` is at most :data:`FLAT_GAIN`."""
+    gains = [last_epoch_gain(arrays, p) for p in pieces if f"{p}/curve_val_l1" in arrays]
+    gain = float(np.mean(gains)) if gains else float("nan")
+    return bool(gains) and gain <= FLAT_GAIN, gain, len(gains)
+
+
+def judge_trained(profile: str, holds: bool, partly: bool, judged: bool) -> str:
+    """A verdict of the SPAMoE chapters: :func:`~fwilab.claims.judge` at cpu and full where the networks trained
+    (``judged``: the chapter's gate), else "not judged"."""
+    return judge(profile, holds, partly) if judged else judge(profile, False, judged_at=())
 
 
 # --------------------------------------------------------------------------------------------

@@ -143,10 +143,11 @@ class BaselinesConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
 CONFIG = BaselinesConfig
 
 
-def check_reference_splits(config: Any, width: float) -> None:
+def check_reference_splits(config: Any, width: float | None) -> None:
     """Another chapter compares with this chapter's reference pieces (``reference_baselines``): they are
-    comparable only on the same splits and records, and at the same InversionNet width. Raises a
-    ``ValueError`` naming every field that differs from the baselines preset at ``config.profile``."""
+    comparable only on the same splits and records, and at the same InversionNet width (``None``: a chapter
+    that trains no InversionNet of its own). Raises a ``ValueError`` naming every field that differs from the
+    baselines preset at ``config.profile``."""
     ref = BaselinesConfig.preset(config.profile)
     same = ("n_train", "n_val", "n_test", "nt", "nbc", "maps", "decimate")
     differ = [f"{k} {getattr(config, k)!r} (baselines: {getattr(ref, k)!r})" for k in same
@@ -154,6 +155,6 @@ def check_reference_splits(config: Any, width: float) -> None:
     if differ:
         raise ValueError("reference_baselines needs the baselines chapter's splits at this profile; differs in "
                          + ", ".join(differ))
-    if width != ref.width:
+    if width is not None and width != ref.width:
         raise ValueError(f"reference_baselines: inversionnet_width {width:g} is not the "
                          f"baselines chapter's width {ref.width:g}")

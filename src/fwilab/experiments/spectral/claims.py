@@ -7,28 +7,19 @@ from typing import Any
 
 import numpy as np
 
-from ...claims import Claim, judge
+from ...claims import Claim
 from ...metrics import mean_std
 from ...regime import regime_from_runs
 from ...report import pm
-from ..spamoe import PAPER_MAE_REDUCTION
+from ..spamoe import FLAT_GAIN, PAPER_MAE_REDUCTION, flattened, judge_trained, last_epoch_gain  # noqa: F401 (re-exported)
 from .config import ABLATIONS, CHAPTER, SpectralConfig
 
 #: the 44.4 % claim "holds" when our average reduction is within this many percentage points of it
 MAE_REDUCTION_TOLERANCE: float = 0.10
 #: the bound "acts" when its hinge is non-zero in at least this fraction of training batches
 HINGE_ACTIVE_FRACTION: float = 0.10
-#: SPAMoE's training has flattened when its last epoch lowered the validation L1 by at most this fraction
-#: (mean over the reference's seeds); a still-improving SPAMoE is not compared with anything
-FLAT_GAIN: float = 0.05
 #: predictions keep the targets' spectral balance when the median ρ(prediction)/ρ(target) is at least this
 RHO_KEPT: float = 0.9
-
-
-def last_epoch_gain(arrays: dict[str, np.ndarray], piece: str) -> float:
-    """Relative drop of the validation L1 over a run's last epoch, ``(v[-2] − v[-1]) / v[-2]``."""
-    v = np.asarray(arrays[f"{piece}/curve_val_l1"], dtype=np.float64)
-    return float((v[-2] - v[-1]) / v[-2]) if len(v) > 1 else float("nan")
 
 
 def training_gate(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[str, np.ndarray]
@@ -39,20 +30,13 @@ def training_gate(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[
     at most :data:`FLAT_GAIN` in validation L1 (mean over seeds)."""
     checks = regime_from_runs(metrics["runs"], config.families)
     inside = [f for f in config.families if checks[f].in_regime]
-    gains = [last_epoch_gain(arrays, f"spamoe-{r['family']}-s{r['seed']}") for r in metrics["runs"]
-             if r["variant"] == "spamoe" and f"spamoe-{r['family']}-s{r['seed']}/curve_val_l1" in arrays]
-    gain = float(np.mean(gains)) if gains else float("nan")
-    flat = bool(gains) and gain <= FLAT_GAIN
+    flat, gain, n = flattened(arrays, [f"spamoe-{r['family']}-s{r['seed']}" for r in metrics["runs"]
+                                       if r["variant"] == "spamoe"])
     why = "; ".join(checks[f].reason for f in config.families) + (
-        f"; SPAMoE's last epoch lowered its validation L1 by {100 * gain:.1f} % (mean over {len(gains)} run(s)): "
+        f"; SPAMoE's last epoch lowered its validation L1 by {100 * gain:.1f} % (mean over {n} run(s)): "
         + ("flattened" if flat else f"still improving (> {100 * FLAT_GAIN:.0f} %), so it is not compared")
         + f" (≤ {100 * FLAT_GAIN:.0f} % is flat)")
     return inside, flat, why
-
-
-def judge_spectral(profile: str, holds: bool, partly: bool, judged: bool) -> str:
-    """A verdict at cpu and full where the networks trained (``judged``), else "not judged"."""
-    return judge(profile, holds, partly) if judged else judge(profile, False, judged_at=())
 
 
 def best_baseline(comp: dict[str, dict[str, tuple[float, float, int]]], fam: str) -> str | None:
@@ -162,7 +146,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
                  f"{100 * (PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE):.1f} % (theirs less "
                  f"{100 * MAE_REDUCTION_TOLERANCE:.0f} points); partly if SPAMoE is better on average and beats the "
                  f"best baseline by more than the larger seed std on at least half the families; {gate}",
-            verdict=judge_spectral(p, bool(fams) and avg >= PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE,
+            verdict=judge_trained(p, bool(fams) and avg >= PAPER_MAE_REDUCTION - MAE_REDUCTION_TOLERANCE,
                                    bool(fams) and avg > 0 and 2 * clear >= len(fams), bool(fams) and flat),
             chapter=CHAPTER, profile=p, setting=setting + "; the best baseline is the better of InversionNet and "
                                                           "VelocityGAN (mean over seeds) on each family where both ran"))
@@ -189,7 +173,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
                  f"{c['inversionnet']['gflops']:.2f} GFLOP",
             rule="normalised test MAE; holds if SPAMoE (mean over seeds) beats every matched InversionNet (one seed) "
                  f"by more than SPAMoE's seed std, partly if it is lower than at least one; {gate}",
-            verdict=judge_spectral(p, len(beat) == len(controls), bool(beat or lower),
+            verdict=judge_trained(p, len(beat) == len(controls), bool(beat or lower),
                                    flat and all(r["family"] in inside for r in controls.values())),
             chapter=CHAPTER, profile=p, setting=setting + "; each control trained with the baselines chapter's recipe "
                                                           "(or SPAMoE's budget without reference_baselines), one seed"))
@@ -211,7 +195,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
             rule=f"holds if SPAMoE's median ratio is at least {RHO_KEPT:g} and at least as close to 1 (on a log "
                  "scale) as the best baseline's on the same maps, on every judged family; partly if either; "
                  f"{gate}",
-            verdict=judge_spectral(p, all(f in closer and f in keeps for f in fams),
+            verdict=judge_trained(p, all(f in closer and f in keeps for f in fams),
                                    any(f in closer or f in keeps for f in fams), bool(fams) and flat),
             chapter=CHAPTER, profile=p, setting=setting + "; the baseline's ρ on the predictions its piece kept"))
 
@@ -242,7 +226,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
             rule=f"holds if the hinge is non-zero in ≥ {100 * HINGE_ACTIVE_FRACTION:.0f} % of batches, at least half "
                  "the samples fall below ρ_min without it, and with it at most half as many do; partly if the "
                  f"bound binds (first or second condition) but the penalty does not hold it; {abl_gate}",
-            verdict=judge_spectral(p, acts and binds and held, acts or binds, flat),
+            verdict=judge_trained(p, acts and binds and held, acts or binds, flat),
             chapter=CHAPTER, profile=p, setting=abl_setting))
 
         others = {v: runs[v]["mae"] for v in ("bound-off", "bound-0.5x", "bound-2x") if v in runs}
@@ -255,7 +239,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
                 f"{v}: {m:.4f}" for v, m in others.items()) + f" ({spread})",
             rule="holds if the bound at 1× beats the run without it by more than the reference's seed std, "
                  f"partly if it is lower at all; {abl_gate}",
-            verdict=judge_spectral(p, ref_mae < others["bound-off"] - noise, ref_mae < others["bound-off"], flat),
+            verdict=judge_trained(p, ref_mae < others["bound-off"] - noise, ref_mae < others["bound-off"], flat),
             chapter=CHAPTER, profile=p, setting=abl_setting))
 
     contenders = {v: runs[v]["mae"] for v in ("uniform-routing", "random-routing") if v in runs}
@@ -283,7 +267,7 @@ def judge_claims(config: SpectralConfig, metrics: dict[str, Any], arrays: dict[s
                 + (f"; the best single expert by validation L1 is {best}" if best else ""),
             rule="holds if learned routing beats every alternative by more than the reference's seed std; partly "
                  f"if it beats at least one by that margin or all of them in the mean; {abl_gate}",
-            verdict=judge_spectral(p, len(beyond) == len(contenders), bool(beyond) or len(lower) == len(contenders),
+            verdict=judge_trained(p, len(beyond) == len(contenders), bool(beyond) or len(lower) == len(contenders),
                                    flat),
             chapter=CHAPTER, profile=p, setting=abl_setting + "; single experts keep the encoder (the released "
                                                               "FNO-only ablation drops it)"))

@@ -21,9 +21,10 @@ Cost, measured on 2 quiet cores at nt 250, batch 32 (SPAMoE ``cpu`` ≈ 43 train
 expert ≈ 60/s; the baselines recipe's InversionNet width 0.25 ≈ 240/s compiled):
 
 * ``smoke``: one family, one seed, 4 samples, 2 epochs, tiny model and short records: ~30 s.
-* ``cpu``: CurveVel-A's 4,500 real-map training pairs, 4 epochs: 3 reference seeds + 4 two-expert
+* ``cpu``: CurveVel-A's 4,500 real-map training pairs, 4 epochs: 3 reference seeds + 3 two-expert
   ablations (≈ 7.5 min each) + 3 single experts (≈ 5 min) + the parameter-matched InversionNet with the
-  baselines recipe (≈ 12 min): ≈ 80 min once the store is built. The FLOP-matched control (width ≈ 0.39,
+  baselines recipe (≈ 12 min): measured 100 min with a fourth ablation (bound-2x, now left to ``full``)
+  on partly contended cores, ≈ 85 min without it on quiet ones, once the store is built. The FLOP-matched control (width ≈ 0.39,
   50 epochs ≈ 40 min) is left to ``full``.
 * ``full``: 5 families × 3 seeds, released model sizes: 35.4 M parameters; per sample, 67.5 GFLOP per
   forward pass in eval mode by ``fwilab.metrics.count_flops`` (matrix products and convolutions) plus

@@ -111,7 +111,8 @@ class SpectralConfig(SurveyMixin, OpenFWIFilesMixin, ExperimentConfig):
                     model_size="cpu", inversionnet_width=0.25, epochs=4, batch_size=32, lr=1e-3,
                     schedule="cosine", warmup_epochs=0.25, reference_baselines=True,
                     capacity_controls=("parameters",), single_in_comparison=False,
-                    ablations=("bound-off", "bound-2x", "uniform-routing", "random-routing", "fno-only",
+                    # bound-2x is left to full: the measured run took 100 min with it (~91 on quiet cores)
+                    ablations=("bound-off", "uniform-routing", "random-routing", "fno-only",
                                "mno-only", "lno-only")),
         "full": dict(),
     }

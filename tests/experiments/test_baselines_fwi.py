@@ -135,3 +135,29 @@ def test_other_chapters_reuse_the_reference_inversionnet_pieces(tmp_path, monkey
                                                      device="cpu", progress=False)
     assert calls == [0] and again["mae"] == first["mae"] == art.metrics["runs"][0]["mae"]
     assert "test_mae_per_sample" in arrays
+
+
+def test_reference_runs_are_the_baselines_pieces_as_other_chapters_record_them(monkeypatch):
+    """One helper for every chapter that compares with the reference InversionNet: a record per seed with the
+    piece's metrics, and its arrays under the piece's name (the test predictions of the base seed only)."""
+    from fwilab.experiments import baselines
+    from fwilab.experiments.baselines import compute
+
+    seen = []
+
+    def fake(family, seed, **kw):
+        seen.append((family, seed, kw["profile"], kw["splits"]))
+        return {"mae": 0.01 * (seed + 1), "train_s": 5.0}, {"predictions": np.zeros(2), "curve_val_l1": np.ones(3)}
+
+    monkeypatch.setattr(compute, "reference_inversionnet", fake)
+    config = make_config("routing", "cpu")
+    arrays = {}
+    runs = baselines.reference_runs(config, "curvevel-a", "SPLITS", (0, 1), arrays)
+    assert [(r["model"], r["family"], r["seed"], r["mae"], r["reference"]) for r in runs] == [
+        ("inversionnet", "curvevel-a", 0, 0.01, "baselines"), ("inversionnet", "curvevel-a", 1, 0.02, "baselines")]
+    assert seen == [("curvevel-a", 0, "cpu", "SPLITS"), ("curvevel-a", 1, "cpu", "SPLITS")]
+    assert set(arrays) == {"inversionnet-curvevel-a-s0/predictions", "inversionnet-curvevel-a-s0/curve_val_l1",
+                           "inversionnet-curvevel-a-s1/curve_val_l1"}
+    # by default, the baselines chapter's seeds at the config's profile
+    assert [r["seed"] for r in baselines.reference_runs(config, "flatvel-a")] == list(
+        baselines.BaselinesConfig.preset("cpu").seeds)

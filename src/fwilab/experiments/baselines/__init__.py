@@ -20,5 +20,5 @@ Where things are (every chapter package has the same four files):
 from .claims import (INVLINT_FWI, OPENFWI_INVERSIONNET_L1, OPENFWI_VELOCITYGAN_L1, judge_claims, regime,
                      scale_setting, summary)
 from .compute import (_inversionnet, _velocitygan, baseline_inversionnet, checkpoint_root, classic_fwi, reference_fwi,
-                      reference_inversionnet, reference_velocitygan, run)
+                      reference_inversionnet, reference_runs, reference_velocitygan, run)
 from .config import A_FAMILIES, CHAPTER, CONFIG, FWI_FIELDS, TRAINING_FIELDS, BaselinesConfig

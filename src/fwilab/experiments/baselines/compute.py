@@ -168,6 +168,26 @@ def reference_inversionnet(family: str, seed: int, *, profile: str = "cpu", resu
                      unrelated=FWI_FIELDS | {"gan_epochs"})
 
 
+def reference_runs(config: Any, family: str, splits=None, seeds=None, arrays: dict | None = None) -> list[dict]:
+    """The run records of :func:`reference_inversionnet` for ``family`` at ``config``'s profile, results folder,
+    device and progress, one per seed (``seeds``; default: the baselines chapter's at that profile), as
+    other chapters keep them beside their own runs (``model`` "inversionnet", ``reference`` "baselines", the
+    piece's metrics). ``arrays``, where given, receives each piece's arrays under
+    ``inversionnet-<family>-s<seed>/`` (the test predictions of ``config.seed`` only)."""
+    if seeds is None:
+        seeds = BaselinesConfig.preset(config.profile).seeds
+    runs = []
+    for seed in seeds:
+        m, a = reference_inversionnet(family, seed, profile=config.profile, results_dir=config.results_dir,
+                                      device=config.device, progress=config.progress, splits=splits)
+        runs.append({"model": "inversionnet", "variant": "default", "family": family, "seed": seed,
+                     "reference": "baselines", "train_total_s": m.get("train_s"), **m})
+        if arrays is not None:
+            arrays.update({f"inversionnet-{family}-s{seed}/{k}": v for k, v in a.items()
+                           if seed == config.seed or k != "predictions"})
+    return runs
+
+
 def reference_velocitygan(family: str, seed: int, *, profile: str = "cpu", results_dir: str = "results",
                           device: str = "auto", progress: bool = True, splits=None) -> tuple[dict, dict]:
     """The baselines chapter's VelocityGAN of ``family`` and ``seed`` at ``profile`` (loaded where it exists,

@@ -349,19 +349,6 @@ def _separate(config, ae, std, z_train, z_val, fam, name, gen, rng, real) -> tup
     return metrics, arrays
 
 
-def _reference(config: DiffusionConfig, fam: str, splits) -> list[dict[str, Any]]:
-    """The baselines chapter's reference InversionNet of ``fam`` (every seed), loaded."""
-    from ..baselines import BaselinesConfig, reference_inversionnet
-
-    runs = []
-    for seed in BaselinesConfig.preset(config.profile).seeds:
-        m, _ = reference_inversionnet(fam, seed, profile=config.profile, results_dir=config.results_dir,
-                                      device=config.device, progress=config.progress, splits=splits)
-        runs.append({"model": "inversionnet", "family": fam, "seed": seed, "mae": m["mae"],
-                     "reference": "baselines"})
-    return runs
-
-
 def run(config: DiffusionConfig) -> Artifact:
     check_openfwi_files(config, config.families)
     metrics: dict[str, Any] = {"pieces": {}, "runs": []}
@@ -375,7 +362,9 @@ def run(config: DiffusionConfig) -> Artifact:
             metrics["pieces"][name] = m
             arrays.update({f"{name}/{k}": v for k, v in a.items()})
         if config.reference_baselines:
-            metrics["runs"] += _reference(config, fam, splits)
+            from ..baselines import reference_runs
+
+            metrics["runs"] += reference_runs(config, fam, splits)
         del splits
     art = Artifact(chapter=CHAPTER, config=config.to_dict(), provenance={}, metrics=metrics, arrays=arrays)
     art.claims = [c.to_dict() for c in judge_claims(config, metrics, arrays)]

@@ -378,21 +378,6 @@ class _EncoderOnly(torch.nn.Module):
         return self.model.encode(x)
 
 
-def _reference_runs(config: LinearityConfig, fam: str, splits: FamilySplits, arrays: dict) -> list[dict]:
-    """The baselines chapter's reference InversionNet of ``fam`` for every seed (loaded, or trained there)."""
-    from ..baselines import reference_inversionnet
-
-    runs = []
-    for seed in config.seeds:
-        m, a = reference_inversionnet(fam, seed, profile=config.profile, results_dir=config.results_dir,
-                                      device=config.device, progress=config.progress, splits=splits)
-        runs.append({"model": "inversionnet", "variant": "default", "family": fam, "seed": seed,
-                     "reference": "baselines", "train_total_s": m["train_s"], **m})
-        arrays.update({f"inversionnet-{fam}-s{seed}/{k}": v for k, v in a.items()
-                       if seed == config.seed or k != "predictions"})
-    return runs
-
-
 def run(config: LinearityConfig) -> Artifact:
     metrics: dict[str, Any] = {"curves": {}, "ablations": {}, "decoder_kernels": {}, "encoder_kernels": {},
                                "runs": [], "fwi": {}}
@@ -448,7 +433,9 @@ def run(config: LinearityConfig) -> Artifact:
             metrics["runs"].append({"model": model, "variant": variant or "default", "family": fam,
                                     "seed": seed, **m})
         if config.reference_baselines:
-            metrics["runs"] += _reference_runs(config, fam, sp, arrays)
+            from ..baselines import reference_runs
+
+            metrics["runs"] += reference_runs(config, fam, sp, config.seeds, arrays)
         metrics["fwi"].update(_fwi(config, fam, sp, arrays, piece))
         held.pop(fam)
     metrics["costs"] = piece("costs", lambda: _costs(config), unrelated={"openfwi_dir"})   # no data involved

@@ -29,13 +29,9 @@ def run(config: RoutingConfig) -> Artifact:
         parts["val"].append(head(s.val, config.val_per_family))
         parts["test"].append(head(s.test, config.test_per_family))
         if config.reference_baselines:   # the data are learnable at this scale: the baselines chapter's networks
-            from ..baselines import reference_inversionnet
+            from ..baselines import reference_runs
 
-            for seed in config.seeds:
-                m, _ = reference_inversionnet(fam, seed, profile=config.profile, results_dir=config.results_dir,
-                                              device=config.device, progress=config.progress, splits=s)
-                metrics["references"].append({"model": "inversionnet", "family": fam, "seed": seed,
-                                              **{k: m[k] for k in ("mae", "mae_ms", "rmse", "ssim") if k in m}})
+            metrics["references"] += reference_runs(config, fam, s, config.seeds)
         del s
     train, val, test = (concat(parts[k]) for k in ("train", "val", "test"))
     rho_min, median = rho_min_for(train, 1.0)

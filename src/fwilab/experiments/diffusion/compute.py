@@ -7,6 +7,10 @@ memory: reconstruction and inversion errors, codebook usage, the PDE deviation o
 mismatched, generated and real pairs, the deviation along the forward and the backward process, the
 domain Fréchet distances and (2VQ) the refinement. Both fits resume from their checkpoints, so a piece
 stopped anywhere restarts where its training stopped.
+
+The trained generator of a piece (autoencoder, latent standardisation, diffusion model) is kept beside the
+piece in ``models/<piece>-<piece hash>.pt`` (:func:`save_generator`, committed with the pieces, a few MB):
+the augmentation chapter samples training pairs from it (:func:`load_generator`) without retraining it.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from ...data.families import check_family
 from ...data.splits import check_openfwi_files, load_family_splits
 from ...metrics import frechet_distance
 from ...models.diffusion import LatentDiffusion
 from ...models.vqae import VQAutoencoder, resize
 from ...physics.deviation import null_pde_deviation, pde_deviation
 from ...results import Artifact, artifact_dir, run_piece
+from ...training.checkpoint import load_checkpoint, save_checkpoint
 from ...training.fit import fit
 from ...training.generative import DenoiserFit, PairAutoencoderFit, denoising_l1, pack_pairs
 from .claims import judge_claims
@@ -44,6 +50,42 @@ SOLVER_CHUNK: int = 16
 
 def checkpoint_root(config: DiffusionConfig):
     return artifact_dir(config.results_dir, config.CHAPTER, config.profile) / "checkpoints" / config.config_hash
+
+
+def generator_path(config: DiffusionConfig, name: str):
+    """Where piece ``name``'s trained generator is kept (beside the pieces, tied to their hash)."""
+    return (artifact_dir(config.results_dir, config.CHAPTER, config.profile) / "models"
+            / f"{name}-{config.piece_hash}.pt")
+
+
+def save_generator(config: DiffusionConfig, name: str, ae: VQAutoencoder, std: "Standardiser",
+                   model: LatentDiffusion) -> None:
+    """Write a piece's generator atomically (:func:`generator_path`): both networks' weights and the latent
+    standardisation; their configs follow from ``config`` and the piece's variant."""
+    save_checkpoint(generator_path(config, name), {
+        "autoencoder": {k: v.detach().cpu() for k, v in ae.state_dict().items()},
+        "diffusion": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "latent_mean": std.mean.cpu(), "latent_std": std.std.cpu()})
+
+
+def load_generator(config: DiffusionConfig, variant: str, family: str
+                   ) -> tuple[VQAutoencoder, "Standardiser", LatentDiffusion]:
+    """The trained generator of the piece ``<variant>-<family>`` at ``config`` (eval mode): its autoencoder, the
+    standardisation of its latents and its diffusion model. Raises ``FileNotFoundError`` naming the file and
+    the command that makes it when the diffusion chapter has not run that piece here."""
+    name = f"{variant}-{check_family(family)}"
+    path = generator_path(config, name)
+    if not path.exists():
+        raise FileNotFoundError(f"no trained generator {name} at {path}: run the diffusion chapter first "
+                                f"(python -m fwilab run diffusion --profile {config.profile})")
+    state = load_checkpoint(path)
+    ae = VQAutoencoder(config.vqae_config(variant))
+    ae.load_state_dict(state["autoencoder"])
+    model = LatentDiffusion(config.ldm_config(variant))
+    model.load_state_dict(state["diffusion"])
+    std = Standardiser.__new__(Standardiser)
+    std.mean, std.std = state["latent_mean"], state["latent_std"]
+    return ae.eval(), std, model.eval()
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,6 +312,7 @@ def _piece(config: DiffusionConfig, variant: str, fam: str, splits, name: str) -
     model, m, a = train_denoiser(config, variant, z_train, z_val, seed, f"{name}-ldm")
     metrics.update(m)
     arrays.update(a)
+    save_generator(config, name, ae, std, model)
 
     n = config.deviation_samples
     dev: dict[str, dict[str, np.ndarray]] = {}
@@ -371,5 +414,5 @@ def run(config: DiffusionConfig) -> Artifact:
     return art
 
 
-__all__ = ["Standardiser", "bootstrap_mean", "curve_trend", "deviation", "fd_features", "refine", "run",
-           "spearman"]
+__all__ = ["Standardiser", "bootstrap_mean", "curve_trend", "deviation", "fd_features", "generator_path",
+           "load_generator", "refine", "run", "save_generator", "spearman"]

@@ -62,18 +62,27 @@ PROBE_SAMPLES: int = 32
 FLAT_GAIN: float = 0.05
 
 
-def last_epoch_gain(arrays: dict[str, np.ndarray], piece: str) -> float:
-    """Relative drop of the validation L1 over a run's last epoch, ``(v[-2] − v[-1]) / v[-2]``."""
-    v = np.asarray(arrays[f"{piece}/curve_val_l1"], dtype=np.float64)
+def curve_gain(val_l1) -> float:
+    """Relative drop of a validation-L1 curve over its last epoch, ``(v[-2] − v[-1]) / v[-2]`` (NaN for one epoch)."""
+    v = np.asarray(val_l1, dtype=np.float64)
     return float((v[-2] - v[-1]) / v[-2]) if len(v) > 1 else float("nan")
 
 
-def flattened(arrays: dict[str, np.ndarray], pieces) -> tuple[bool, float, int]:
-    """``(flat, mean last-epoch gain, runs)`` over the SPAMoE ``pieces`` that recorded curves: flat when the mean
-    :func:`last_epoch_gain` is at most :data:`FLAT_GAIN`."""
-    gains = [last_epoch_gain(arrays, p) for p in pieces if f"{p}/curve_val_l1" in arrays]
+def last_epoch_gain(arrays: dict[str, np.ndarray], piece: str) -> float:
+    """:func:`curve_gain` of a piece's validation L1 (``<piece>/curve_val_l1`` in ``arrays``)."""
+    return curve_gain(arrays[f"{piece}/curve_val_l1"])
+
+
+def flat_gains(gains) -> tuple[bool, float, int]:
+    """``(flat, mean gain, runs)`` of some runs' last-epoch gains: flat when the mean is at most :data:`FLAT_GAIN`."""
+    gains = list(gains)
     gain = float(np.mean(gains)) if gains else float("nan")
     return bool(gains) and gain <= FLAT_GAIN, gain, len(gains)
+
+
+def flattened(arrays: dict[str, np.ndarray], pieces) -> tuple[bool, float, int]:
+    """:func:`flat_gains` over the SPAMoE ``pieces`` that recorded curves."""
+    return flat_gains(last_epoch_gain(arrays, p) for p in pieces if f"{p}/curve_val_l1" in arrays)
 
 
 def judge_trained(profile: str, holds: bool, partly: bool, judged: bool) -> str:

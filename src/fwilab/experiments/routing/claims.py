@@ -7,7 +7,7 @@ from typing import Any
 
 from ...claims import Claim
 from ...regime import regime_from_runs
-from ..spamoe import COLLAPSE_SHARE, FLAT_GAIN, STARVED_SHARE, judge_trained
+from ..spamoe import COLLAPSE_SHARE, FLAT_GAIN, STARVED_SHARE, flat_gains, judge_trained
 from .config import CHAPTER, RoutingConfig
 
 #: two families "route differently" when their first-choice distributions differ by at least this
@@ -30,10 +30,8 @@ def training_gate(config: RoutingConfig, metrics: dict[str, Any]) -> tuple[bool,
     most :data:`FLAT_GAIN`, mean over the runs) and, where the chapter loads them, the baselines chapter's
     reference InversionNet of every family is in the trained regime on the same data."""
     runs = metrics["runs"]
-    gains = [r["last_epoch_gain"] for r in runs if r.get("last_epoch_gain") is not None]
-    gain = sum(gains) / len(gains) if gains else float("nan")
-    flat = bool(gains) and gain <= FLAT_GAIN
-    why = (f"SPAMoE's last epoch lowered its validation L1 by {100 * gain:.1f} % (mean over {len(gains)} runs; "
+    flat, gain, n = flat_gains(r["last_epoch_gain"] for r in runs if r.get("last_epoch_gain") is not None)
+    why = (f"SPAMoE's last epoch lowered its validation L1 by {100 * gain:.1f} % (mean over {n} runs; "
            f"≤ {100 * FLAT_GAIN:.0f} % is flat): " + ("flattened" if flat else "still improving"))
     refs = metrics.get("references") or []
     inside = True

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...data.splits import check_openfwi_files, load_family_splits
 from ...results import Artifact, run_piece
-from ..spamoe import checkpoint_root, concat, head, last_epoch_gain, rho_min_for, train_spamoe, utilisation
+from ..spamoe import checkpoint_root, concat, curve_gain, head, rho_min_for, train_spamoe, utilisation
 from .claims import judge_claims
 from .config import CHAPTER, VARIANTS, RoutingConfig
 
@@ -53,7 +53,7 @@ def run(config: RoutingConfig) -> Artifact:
                 **m, "variant": variant, "load_balance": mc.load_balance, "gate_mode": mc.gate_mode, "seed": seed,
                 "experts": list(mc.experts), "per_family": per_family, "epoch_utilisation": over_epochs,
                 "family_difference": family_difference(per_family), "gate_spread": gate_spread(a["test_gates"]),
-                "last_epoch_gain": last_epoch_gain({f"{name}/curve_val_l1": a["curve_val_l1"]}, name)})
+                "last_epoch_gain": curve_gain(a["curve_val_l1"])})
             arrays.update({f"{name}/{k}": v for k, v in a.items()})
     art = Artifact(chapter=CHAPTER, config=config.to_dict(), provenance={}, metrics=metrics, arrays=arrays)
     art.claims = [c.to_dict() for c in judge_claims(config, metrics)]

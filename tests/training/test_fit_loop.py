@@ -9,6 +9,7 @@ from torch import nn
 from fwilab.training import (AdversarialStep, BatchStream, FitConfig, SupervisedStep, fit,
                              input_pipeline_benchmark, l1_plus_l2, load_checkpoint, mse, rank_batches,
                              throughput_benchmark)
+from fwilab.training.batches import epoch_order
 
 QUIET = dict(progress=False, device="cpu")
 
@@ -111,6 +112,36 @@ def test_epoch_order_depends_only_on_seed_and_epoch():
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     c = rank_batches(100, 10, seed=7, epoch=4)
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+@pytest.mark.parametrize("n", [7, 50, 64, 130])
+def test_fixed_epochs_take_equal_steps_and_cover_the_data_evenly(n):
+    """samples_per_epoch: every set takes the same steps; over whole passes each sample appears equally often,
+    and epoch e's order depends on (seed, e) only."""
+    L, B, epochs = 64, 8, 5
+    orders = [epoch_order(n, 3, e, samples_per_epoch=L) for e in range(epochs)]
+    assert all(len(o) == L for o in orders)
+    assert all(len(rank_batches(n, B, seed=3, epoch=e, samples_per_epoch=L)) == L // B for e in range(epochs))
+    stream = np.concatenate(orders)
+    whole = (len(stream) // n) * n
+    counts = np.bincount(stream[:whole], minlength=n)
+    assert counts.min() == counts.max() == whole // n        # each full pass is a permutation
+    again = epoch_order(n, 3, 2, samples_per_epoch=L)
+    assert np.array_equal(again, orders[2])
+    assert not np.array_equal(epoch_order(n, 4, 2, samples_per_epoch=L), orders[2])
+    with pytest.raises(ValueError, match="samples_per_epoch"):
+        epoch_order(n, 3, 0, samples_per_epoch=0)
+
+
+def test_fit_with_samples_per_epoch_counts_its_steps(regression, mlp):
+    from torch.utils.data import TensorDataset
+
+    data, val = regression(n=64), regression(n=32, seed=9)
+    r = fit(mlp(seed=0), TensorDataset(data.tensors[0][:10], data.tensors[1][:10]), val, mse,
+            FitConfig(epochs=3, batch_size=4, lr=1e-2, samples_per_epoch=20, **QUIET))
+    assert r.steps == 3 * 5
+    with pytest.raises(ValueError, match="samples_per_epoch"):
+        FitConfig(samples_per_epoch=0)
 
 
 @pytest.mark.parametrize("n,drop_last", [(103, True), (103, False), (96, True)])

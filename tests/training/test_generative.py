@@ -74,3 +74,61 @@ def test_both_adapters_train_through_the_fit_loop_and_lower_their_loss(tmp_path)
     result = fit(DenoiserFit(model), TensorDataset(z, z), None, loss=denoising_l1,
                  config=cfg.replace(epochs=8, checkpoint_dir=str(tmp_path / "ldm")))
     assert result.curves["train_loss"][-1] < result.curves["train_loss"][0]
+
+
+# ----- UB-Diff's adapters -------------------------------------------------------------------------------------
+
+def _ubdiff():
+    from fwilab.models.ubdiff import UBDiff, UBDiffConfig
+
+    torch.manual_seed(0)
+    return UBDiff(UBDiffConfig.preset("smoke", OPENFWI.replace(nt=200, nbc=20), time_decimation=4))
+
+
+@pytest.mark.parametrize("step", ["step1", "step2", "joint"])
+def test_the_co_latent_adapter_is_the_models_own_step_loss(step):
+    from fwilab.models.ubdiff import joint_loss, step1_loss, step2_loss
+    from fwilab.training.generative import CoLatentFit
+
+    ae = _ubdiff().autoencoder.eval()
+    c = ae.config
+    s, v = torch.randn(3, *c.seismic_shape), torch.rand(3, *c.velocity_shape) * 2 - 1
+    wrapper = CoLatentFit(ae, step)
+    target = {"step1": v, "step2": s, "joint": pack_pairs(s, v)}[step]
+    total, _ = wrapper.loss(wrapper(v), target)
+    expected = {"step1": lambda: step1_loss(ae, v), "step2": lambda: step2_loss(ae, s, v),
+                "joint": lambda: joint_loss(ae, s, v)}[step]()[0]
+    torch.testing.assert_close(total, expected)
+
+
+def test_step2_through_the_fit_loop_trains_the_seismic_decoder_only():
+    from fwilab.training.generative import CoLatentFit
+
+    ae = _ubdiff().autoencoder
+    c = ae.config
+    s, v = torch.randn(8, *c.seismic_shape), torch.rand(8, *c.velocity_shape) * 2 - 1
+    before = {k: x.clone() for k, x in ae.state_dict().items()}
+    wrapper = CoLatentFit(ae, "step2")
+    r = fit(wrapper, TensorDataset(v, s), None, loss=wrapper.loss,
+            config=FitConfig(epochs=2, batch_size=4, lr=1e-2, progress=False, device="cpu"))
+    assert r.steps == 4
+    after = ae.state_dict()
+    moved = {k.split(".")[0] for k in after if not torch.equal(after[k], before[k])}
+    assert moved == {"seismic_decoder"}
+
+
+def test_the_ddpm_adapter_updates_the_ema_after_every_step():
+    from fwilab.training.generative import EMAStep, LatentDDPMFit, own_loss
+
+    model = _ubdiff()
+    ddpm = model.diffusion
+    z = torch.rand(12, model.config.latent_dim) * 2 - 1
+    shadow0 = [p.clone() for p in ddpm.ema.shadow.parameters()]
+    wrapper = LatentDDPMFit(ddpm)
+    r = fit(wrapper, TensorDataset(z, z), TensorDataset(z[:4], z[:4]), loss=own_loss, step=EMAStep(),
+            config=FitConfig(epochs=2, batch_size=4, lr=1e-2, progress=False, device="cpu"))
+    assert int(ddpm.ema.updates) == r.steps == 6
+    assert any(not torch.equal(a, b) for a, b in zip(shadow0, ddpm.ema.shadow.parameters()))
+    assert all(torch.isfinite(torch.tensor(r.curves["val_loss"])))
+    with pytest.raises(ValueError, match="scalar loss"):
+        own_loss(torch.ones(2), None)

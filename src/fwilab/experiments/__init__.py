@@ -19,6 +19,7 @@ EXPERIMENTS: dict[str, str] = {
     "spectral": "fwilab.experiments.spectral",
     "routing": "fwilab.experiments.routing",
     "diffusion": "fwilab.experiments.diffusion",
+    "augmentation": "fwilab.experiments.augmentation",
 }
 
 

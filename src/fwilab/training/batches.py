@@ -21,16 +21,33 @@ import torch
 # data: epoch order from (seed, epoch), sharded over ranks
 # --------------------------------------------------------------------------------------------
 
-def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
-    """Sample order of ``epoch``: a permutation of ``range(n)`` drawn from ``(seed, epoch)`` only."""
-    if not shuffle:
-        return np.arange(n)
-    return np.random.default_rng([seed, epoch]).permutation(n)
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True, samples_per_epoch: int | None = None
+                ) -> np.ndarray:
+    """Sample order of ``epoch``: a permutation of ``range(n)`` drawn from ``(seed, epoch)`` only.
+
+    With ``samples_per_epoch`` an epoch is that many samples, whatever ``n``: the data are a stream of
+    passes, pass ``k`` a permutation drawn from ``(seed, k)`` only, and epoch ``e`` is the stream's samples
+    ``e·L … (e + 1)·L − 1`` (``L = samples_per_epoch``). Training sets of any size then take the same number of
+    optimiser steps per epoch (a small set is cycled, a large one is seen across epochs), and the order of
+    an epoch still depends on ``(seed, epoch)`` alone, so a resumed run sees the same batches.
+    """
+    if samples_per_epoch is None:
+        if not shuffle:
+            return np.arange(n)
+        return np.random.default_rng([seed, epoch]).permutation(n)
+    if not isinstance(samples_per_epoch, (int, np.integer)) or samples_per_epoch < 1:
+        raise ValueError(f"samples_per_epoch must be a positive integer, got {samples_per_epoch!r}")
+    start, stop = epoch * samples_per_epoch, (epoch + 1) * samples_per_epoch
+    passes = range(start // n, (stop - 1) // n + 1)
+    stream = np.concatenate([np.random.default_rng([seed, k]).permutation(n) if shuffle else np.arange(n)
+                             for k in passes])
+    offset = passes[0] * n
+    return stream[start - offset: stop - offset]
 
 
 def rank_batches(n: int, global_batch: int, rank: int = 0, world_size: int = 1, *, seed: int = 0,
                  epoch: int = 0, shuffle: bool = True, drop_last: bool = True,
-                 pad: bool = True) -> list[np.ndarray]:
+                 pad: bool = True, samples_per_epoch: int | None = None) -> list[np.ndarray]:
     """This rank's batches of sample indices for one epoch.
 
     Global batch ``k`` is ``order[k·B:(k+1)·B]`` (``B = global_batch``); rank ``r`` takes every
@@ -38,11 +55,13 @@ def rank_batches(n: int, global_batch: int, rank: int = 0, world_size: int = 1, 
     exactly global batch ``k`` — a DDP run sees the same batches as one process with batch ``B``.
     ``pad``: repeat the first samples so every rank gets as many (training; DDP needs equal
     step counts). Validation uses ``shuffle=False, drop_last=False, pad=False``.
+    ``samples_per_epoch``: epochs of that many samples whatever ``n`` (:func:`epoch_order`).
     """
     if global_batch % world_size:
         raise ValueError(f"batch_size {global_batch} is not divisible by the world size {world_size}")
-    order = epoch_order(n, seed, epoch, shuffle)
+    order = epoch_order(n, seed, epoch, shuffle, samples_per_epoch)
     if drop_last:
+        n = len(order)
         order = order[: (n // global_batch) * global_batch]
     elif pad and len(order) % world_size:
         order = np.concatenate([order, order[: world_size - len(order) % world_size]])

@@ -89,7 +89,10 @@ class FitConfig:
     (``val_loss``, ``val_<metric>`` or ``train_loss``) by ``select_mode`` 'min' | 'max';
     ``checkpoint_dir`` (None: no files) gets ``last.pt`` every epoch, ``best.pt`` and, with
     ``keep_epoch_checkpoints``, one file per epoch. ``drop_last`` drops the last incomplete
-    training batch (OpenFWI does).
+    training batch (OpenFWI does). ``samples_per_epoch`` (None: the training set's size) makes every epoch
+    that many samples, cycling a smaller set and spreading a larger one over epochs
+    (:func:`~fwilab.training.batches.epoch_order`): runs on sets of different sizes then take equal
+    optimiser steps.
     """
 
     epochs: int = 1
@@ -114,6 +117,7 @@ class FitConfig:
     num_workers: int = 0
     data_on_device: bool = False
     drop_last: bool = True
+    samples_per_epoch: int | None = None
     val_batch_size: int | None = None
     val_every: int = 1
     bn_recalibration_batches: int = 0
@@ -134,6 +138,8 @@ class FitConfig:
             positive_int(name)
         if self.val_batch_size is not None:
             positive_int("val_batch_size")
+        if self.samples_per_epoch is not None:
+            positive_int("samples_per_epoch")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"FitConfig.seed must be a non-negative integer, got {self.seed!r}")
         if (not isinstance(self.bn_recalibration_batches, int) or isinstance(self.bn_recalibration_batches, bool)
@@ -358,7 +364,7 @@ def fit(model: nn.Module, train_data: torch.utils.data.Dataset, val_data: torch.
 
     def batches_for(epoch: int) -> list[np.ndarray]:
         return rank_batches(n_train, config.batch_size, dist.rank, dist.world_size, seed=config.seed,
-                            epoch=epoch, drop_last=config.drop_last)
+                            epoch=epoch, drop_last=config.drop_last, samples_per_epoch=config.samples_per_epoch)
 
     batches_per_epoch = len(batches_for(0))
     if batches_per_epoch == 0:

@@ -12,6 +12,16 @@ checkpoints, exact resume and best-epoch selection. Two adapters fit the generat
   the steps ``t ~ U{1 … T}`` and the noise from the global generator (whose state the checkpoints keep,
   so a resumed run draws the same) and returns the network's prediction beside its target
   (``[B, 2, C, h, w]``); :func:`denoising_l1` is the L1 between the two (WaveDiffusion §A.1.2).
+
+And UB-Diff's (:mod:`fwilab.models.ubdiff`):
+
+* :class:`CoLatentFit` — one training step of the co-latent autoencoder: ``"step1"`` maps → maps (all
+  velocity maps, no seismic), ``"step2"`` maps → records (the few pairs; encoder and velocity branch
+  frozen), ``"joint"`` maps → packed pairs (the "w/o opt" ablation); its :meth:`~CoLatentFit.loss` is
+  the model's reconstruction loss of that step;
+* :class:`LatentDDPMFit` — the latent DDPM: ``z0`` → the model's own (ᾱ-weighted v-MSE) loss, which
+  :func:`own_loss` passes through; with :class:`EMAStep` as the fit loop's step the EMA of the
+  denoiser is updated after every optimiser step.
 """
 
 from __future__ import annotations
@@ -20,6 +30,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from .steps import SupervisedStep
 
 
 def pack_pairs(seismic: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
@@ -96,4 +108,74 @@ def denoising_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred[:, 0] - pred[:, 1]).abs().mean()
 
 
-__all__ = ["DenoiserFit", "PairAutoencoderFit", "denoising_l1", "pack_pairs", "unpack_pairs"]
+class CoLatentFit(nn.Module):
+    """UB-Diff's :class:`~fwilab.models.ubdiff.CoLatentAutoencoder` at one training ``step`` as a fit-loop module
+    (the groups the step does not train are frozen by :meth:`~fwilab.models.ubdiff.CoLatentAutoencoder.set_training_step`).
+
+    Data per step (``x`` → ``y``): ``"step1"`` velocity ``[B, 1, nz, nx]`` → the same maps;
+    ``"step2"`` velocity → seismic ``[B, n_shots, nt, n_receivers]``; ``"joint"`` velocity → the packed pair
+    (:func:`pack_pairs`).
+    """
+
+    def __init__(self, model: nn.Module, step: str):
+        super().__init__()
+        self.model = model
+        self.step = step
+        model.set_training_step(step)
+
+    def forward(self, velocity: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        if self.step == "step1":
+            return m.decode_velocity(m.encode(velocity))
+        if self.step == "step2":
+            with torch.no_grad():
+                z = m.encode(velocity)
+            return m.decode_seismic(z)
+        return pack_pairs(*m(velocity))
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        m = self.model
+        if self.step == "step1":
+            return m.reconstruction_loss(pred, target, "velocity")
+        if self.step == "step2":
+            return m.reconstruction_loss(pred, target, "seismic")
+        c = m.config
+        shapes = (tuple(c.seismic_shape), tuple(c.velocity_shape))
+        (s_hat, v_hat), (s, v) = unpack_pairs(pred, *shapes), unpack_pairs(target, *shapes)
+        seismic_loss, seismic_parts = m.reconstruction_loss(s_hat, s, "seismic")
+        velocity_loss, velocity_parts = m.reconstruction_loss(v_hat, v, "velocity")
+        return seismic_loss + velocity_loss, {**seismic_parts, **velocity_parts}
+
+
+class LatentDDPMFit(nn.Module):
+    """A diffusion model with its own ``loss(z0)`` (UB-Diff's :class:`~fwilab.models.ubdiff.LatentDDPM`) as
+    ``z0 → loss``: the steps and noise come from the global generator (kept by the checkpoints), and
+    :func:`own_loss` is the fit loop's loss."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, z0: torch.Tensor) -> torch.Tensor:
+        return self.model.loss(z0)
+
+
+def own_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The loss a module computed itself (:class:`LatentDDPMFit`); ``target`` is unused."""
+    if pred.dim() != 0:
+        raise ValueError(f"own_loss expects the module's scalar loss, got shape {tuple(pred.shape)}")
+    return pred
+
+
+class EMAStep(SupervisedStep):
+    """The supervised update followed by ``update_ema()`` of the wrapped model (``ctx.module.model``): the
+    EMA of UB-Diff's denoiser moves after every optimiser step, and is saved with the weights."""
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, ctx) -> dict[str, torch.Tensor]:
+        out = super().__call__(x, y, ctx)
+        ctx.module.model.update_ema()
+        return out
+
+
+__all__ = ["CoLatentFit", "DenoiserFit", "EMAStep", "LatentDDPMFit", "PairAutoencoderFit", "denoising_l1",
+           "own_loss", "pack_pairs", "unpack_pairs"]

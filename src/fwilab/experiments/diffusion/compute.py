@@ -31,7 +31,7 @@ from ...models.vqae import VQAutoencoder, resize
 from ...physics.deviation import null_pde_deviation, pde_deviation
 from ...results import Artifact, artifact_dir, run_piece
 from ...training.checkpoint import load_checkpoint, save_checkpoint
-from ...training.fit import fit
+from ...training.fit import FitConfig, fit
 from ...training.generative import DenoiserFit, PairAutoencoderFit, denoising_l1, pack_pairs
 from .claims import judge_claims
 from .config import CHAPTER, DiffusionConfig
@@ -86,6 +86,37 @@ def load_generator(config: DiffusionConfig, variant: str, family: str
     std = Standardiser.__new__(Standardiser)
     std.mean, std.std = state["latent_mean"], state["latent_std"]
     return ae.eval(), std, model.eval()
+
+
+def reference_generator(variant: str, family: str, *, profile: str = "cpu", results_dir: str = "results",
+                        device: str = "auto", progress: bool = True
+                        ) -> tuple[VQAutoencoder, "Standardiser", LatentDiffusion]:
+    """The diffusion chapter's trained generator ``<variant>-<family>`` at ``profile`` (eval mode; see
+    :func:`load_generator`): loaded where that chapter saved it, else its piece is run (and saved) first, so
+    the augmentation chapter samples from the same generators the diffusion chapter measures."""
+    config = DiffusionConfig.preset(profile, results_dir=str(results_dir), device=device, progress=progress)
+    fam = check_family(family)
+    name = f"{variant}-{fam}"
+    if not generator_path(config, name).exists():
+        check_openfwi_files(config, (fam,))
+        splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
+        run_piece(config, name, lambda: _piece(config, variant, fam, splits, name))
+    return load_generator(config, variant, fam)
+
+
+@torch.no_grad()
+def generate_pairs(ae: VQAutoencoder, std: "Standardiser", model: LatentDiffusion, n: int,
+                   generator: torch.Generator, steps: int | None = FD_DDIM_STEPS, batch: int = 256
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` generated pairs ``(seismic [n, n_shots, nt, n_receivers], velocity [n, 1, nz, nx])`` (normalised)
+    of a trained generator: latents by DDIM over ``steps`` (None: ancestral over all T), destandardised and
+    decoded, in batches of ``batch``."""
+    parts = []
+    for i in range(0, n, batch):
+        z, _ = sample_latents(model, min(batch, n - i), generator,
+                              steps=None if steps is None else min(steps, model.config.timesteps))
+        parts.append(decode_latents(ae, std.inverse(z)))
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,8 +212,10 @@ def fd_with_interval(real: np.ndarray, generated: np.ndarray, rng: np.random.Gen
 # --------------------------------------------------------------------------------------------
 
 def train_autoencoder(config: DiffusionConfig, variant: str, train: TensorDataset, val: TensorDataset,
-                      seed: int, name: str) -> tuple[VQAutoencoder, dict[str, Any], dict[str, np.ndarray]]:
-    """Stage 1 through the fit loop (best epoch by validation loss); returns the model at its best weights."""
+                      seed: int, name: str, fit_config: FitConfig | None = None
+                      ) -> tuple[VQAutoencoder, dict[str, Any], dict[str, np.ndarray]]:
+    """Stage 1 through the fit loop (best epoch by validation loss); returns the model at its best weights.
+    ``fit_config`` replaces the chapter's stage-1 recipe (checkpoints in ``checkpoint_root / name``)."""
     torch.manual_seed(seed)
     ae = VQAutoencoder(config.vqae_config(variant))
     wrapper = PairAutoencoderFit(ae)
@@ -190,7 +223,7 @@ def train_autoencoder(config: DiffusionConfig, variant: str, train: TensorDatase
     tr, va = packed(train), packed(val)
     t0 = time.perf_counter()
     result = fit(wrapper, TensorDataset(tr, tr), TensorDataset(va, va), loss=wrapper.loss,
-                 config=config.fit_config("ae", seed, str(checkpoint_root(config) / name)), resume=True)
+                 config=fit_config or config.fit_config("ae", seed, str(checkpoint_root(config) / name)), resume=True)
     result.restore_best(wrapper)
     ae.eval()
     metrics = {"ae_train_s": time.perf_counter() - t0, "ae_best_epoch": result.best_epoch,
@@ -199,14 +232,17 @@ def train_autoencoder(config: DiffusionConfig, variant: str, train: TensorDatase
 
 
 def train_denoiser(config: DiffusionConfig, variant: str, latents: torch.Tensor, val_latents: torch.Tensor,
-                   seed: int, name: str, channels: int | None = None) -> tuple[LatentDiffusion, dict, dict]:
-    """Stage 2 on standardised latents through the fit loop; returns the model at its best weights."""
+                   seed: int, name: str, channels: int | None = None, fit_config: FitConfig | None = None
+                   ) -> tuple[LatentDiffusion, dict, dict]:
+    """Stage 2 on standardised latents through the fit loop; returns the model at its best weights.
+    ``fit_config`` replaces the chapter's stage-2 recipe."""
     torch.manual_seed(seed)
     model = LatentDiffusion(config.ldm_config(variant, channels))
     wrapper = DenoiserFit(model)
     t0 = time.perf_counter()
     result = fit(wrapper, TensorDataset(latents, latents), TensorDataset(val_latents, val_latents), loss=denoising_l1,
-                 config=config.fit_config("ldm", seed, str(checkpoint_root(config) / name)), resume=True)
+                 config=fit_config or config.fit_config("ldm", seed, str(checkpoint_root(config) / name)),
+                 resume=True)
     result.restore_best(wrapper)
     model.eval()
     return model, {"ldm_train_s": time.perf_counter() - t0, "ldm_best_epoch": result.best_epoch,
@@ -414,5 +450,6 @@ def run(config: DiffusionConfig) -> Artifact:
     return art
 
 
-__all__ = ["Standardiser", "bootstrap_mean", "curve_trend", "deviation", "fd_features", "generator_path",
-           "load_generator", "refine", "run", "save_generator", "spearman"]
+__all__ = ["Standardiser", "bootstrap_mean", "curve_trend", "deviation", "fd_features", "generate_pairs",
+           "generator_path", "load_generator", "reference_generator", "refine", "run", "save_generator", "spearman",
+           "train_autoencoder", "train_denoiser"]

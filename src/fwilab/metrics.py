@@ -316,6 +316,37 @@ def frechet_distance(features1, features2) -> float:
     return frechet_distance_gaussians(mu1, s1, mu2, s2)
 
 
+def frechet_distance_samples(features1, features2) -> float:
+    """:func:`frechet_distance` computed from the samples, without a ``d × d`` matrix square root: exact, and
+    cheap when there are fewer samples than features (FID: 2,048 features of a few hundred images).
+
+    With the centred sets ``X [n₁, d]``, ``Y [n₂, d]``, ``Σ₁ = XᵀX/(n₁ − 1)`` and ``Σ₂ = YᵀY/(n₂ − 1)``, the
+    non-zero eigenvalues of ``Σ₁Σ₂`` are those of ``(XYᵀ)(XYᵀ)ᵀ / ((n₁ − 1)(n₂ − 1))``, so
+    ``Tr (Σ₁Σ₂)^{1/2}`` is the sum of the singular values of ``XYᵀ / √((n₁ − 1)(n₂ − 1))``: an ``n₁ × n₂`` SVD.
+    """
+    f1 = _as_features(features1, "features1")
+    f2 = _as_features(features2, "features2")
+    if f1.shape[1] != f2.shape[1]:
+        raise ValueError(f"feature sets differ in dimension: {f1.shape[1]} vs {f2.shape[1]}")
+    mu1, mu2 = f1.mean(axis=0), f2.mean(axis=0)
+    x, y = f1 - mu1, f2 - mu2
+    c1, c2 = len(f1) - 1, len(f2) - 1
+    nuclear = float(np.linalg.svd(x @ y.T, compute_uv=False).sum()) / np.sqrt(c1 * c2)
+    diff = mu1 - mu2
+    return float(diff @ diff + (x * x).sum() / c1 + (y * y).sum() / c2 - 2.0 * nuclear)
+
+
+def frechet_with_interval(real, generated, rng: np.random.Generator, n_bootstrap: int = 100,
+                          distance=frechet_distance) -> dict[str, float]:
+    """``distance`` (:func:`frechet_distance`, or :func:`frechet_distance_samples`) of two feature sets ``[n, d]``
+    and a bootstrap 95 % interval: ``n_bootstrap`` resamples of both sets (with replacement), the 2.5 and 97.5
+    percentiles. ``{"fd", "low", "high"}``."""
+    a, b = _as_features(real, "real"), _as_features(generated, "generated")
+    boot = [distance(a[rng.integers(0, len(a), len(a))], b[rng.integers(0, len(b), len(b))])
+            for _ in range(n_bootstrap)]
+    return {"fd": distance(a, b), "low": float(np.percentile(boot, 2.5)), "high": float(np.percentile(boot, 97.5))}
+
+
 def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     """Fréchet distance d² between N(mu1, sigma1) and N(mu2, sigma2) (means ``[d]``, covariances ``[d, d]``)."""
     from scipy import linalg

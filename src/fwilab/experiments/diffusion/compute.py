@@ -25,7 +25,7 @@ from torch.utils.data import TensorDataset
 
 from ...data.families import check_family
 from ...data.splits import check_openfwi_files, load_family_splits
-from ...metrics import frechet_distance
+from ...metrics import frechet_with_interval
 from ...models.diffusion import LatentDiffusion
 from ...models.vqae import VQAutoencoder, resize
 from ...physics.deviation import null_pde_deviation, pde_deviation
@@ -98,6 +98,9 @@ def reference_generator(variant: str, family: str, *, profile: str = "cpu", resu
     fam = check_family(family)
     name = f"{variant}-{fam}"
     if not generator_path(config, name).exists():
+        # a piece saved before its generator was kept is recomputed (its measures with the weights they describe)
+        config = DiffusionConfig.preset(profile, results_dir=str(results_dir), device=device, progress=progress,
+                                        recompute=True)
         check_openfwi_files(config, (fam,))
         splits = load_family_splits(fam, config.n_train, config.n_val, config.n_test, **config.split_options())
         run_piece(config, name, lambda: _piece(config, variant, fam, splits, name))
@@ -197,14 +200,9 @@ def fd_features(seismic: torch.Tensor, velocity: torch.Tensor) -> tuple[np.ndarr
 
 
 def fd_with_interval(real: np.ndarray, generated: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
-    """Fréchet distance of two feature sets with a bootstrap interval (both sets resampled)."""
-    boot = []
-    for _ in range(FD_BOOTSTRAP):
-        a = real[rng.integers(0, len(real), len(real))]
-        b = generated[rng.integers(0, len(generated), len(generated))]
-        boot.append(frechet_distance(a, b))
-    return {"fd": frechet_distance(real, generated), "low": float(np.percentile(boot, 2.5)),
-            "high": float(np.percentile(boot, 97.5))}
+    """Fréchet distance of two feature sets with a bootstrap interval (both sets resampled, :data:`FD_BOOTSTRAP`
+    times): :func:`fwilab.metrics.frechet_with_interval`."""
+    return frechet_with_interval(real, generated, rng, FD_BOOTSTRAP)
 
 
 # --------------------------------------------------------------------------------------------
